@@ -32,3 +32,11 @@ class DuplicateDevice(ProvisioningError):
 
 class TransitionRefused(ProvisioningError):
     """The device's state does not allow this step (the message says what to do)."""
+
+
+class InvalidVersion(ProvisioningError):
+    """A firmware version that is not dotted integers (for example `58.15.0.124`)."""
+
+
+class CatalogError(ProvisioningError):
+    """A firmware catalog file that cannot be used (the message names the file and why)."""
