@@ -1,0 +1,92 @@
+"""The activity handler: routes each incoming activity to a small helper.
+
+Typed text goes to the command registry, a card submission to the submission
+dispatcher, a bot added to a conversation gets the welcome card. Errors a user can fix
+become plain answers; anything else becomes an apology with an error id.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+
+from botbuilder.core import TurnContext
+from botbuilder.core.teams import TeamsActivityHandler
+from botbuilder.schema import ChannelAccount
+
+import cards
+from bot.chat import ChatTurn, new_card_id
+from bot.commands import REGISTRY as registry
+from bot.help_commands import command_help
+from bot.commands import ArgumentParseError, HelpRequested, NotAuthorized, UnknownCommand
+from bot.identity import command_text, speaker_of
+from bot.runtime import Runtime
+from bot.settings import Settings
+from provisioning.errors import ProvisioningError
+
+log = logging.getLogger(__name__)
+
+
+class ProvisioningBot(TeamsActivityHandler):
+    def __init__(self, settings: Settings, runtime: Callable[[], Runtime]) -> None:
+        self._settings = settings
+        self._runtime = runtime
+
+    def _turn(self, context: TurnContext) -> ChatTurn:
+        speaker = speaker_of(context.activity)
+        return ChatTurn(context, speaker, self._settings.is_admin(speaker.user_id, speaker.channel_user_id))
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        turn = self._turn(turn_context)
+        text = command_text(turn_context.activity)
+        await self._run_command(turn, text or "help")
+
+    async def on_members_added_activity(self, members_added: list[ChannelAccount], turn_context: TurnContext) -> None:
+        bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else None
+        if not any(member.id != bot_id for member in members_added or []):
+            return
+        turn = self._turn(turn_context)
+        await turn.show(cards.welcome_card(new_card_id(), is_admin=turn.is_admin))
+
+    async def _run_command(self, turn: ChatTurn, text: str) -> None:
+        who = turn.speaker
+        try:
+            parsed = registry.parse(text, turn.is_admin)
+            log.info("command %s by %s (%s) in tenant %s", parsed.command.name, who.user_id, who.name, who.tenant_id)
+            await parsed.command.handler(turn, parsed, self._runtime())
+        except UnknownCommand as unknown:
+            await turn.say(_unknown_answer(unknown))
+        except NotAuthorized as refused:
+            log.warning("refused %s for %s (%s) in tenant %s: not an admin", refused.command.name, who.user_id, who.name, who.tenant_id)
+            await turn.say(
+                f"You're not authorized to run `{refused.command.name}`: only provisioning admins may. "
+                f"Ask the bot's operator to add your user id `{who.user_id}` to ADMINS."
+            )
+        except HelpRequested as asked:
+            await turn.show(cards.command_help_card(command_help(asked.command), new_card_id()))
+        except ArgumentParseError as error:
+            usage = f"\n\nUsage: `{error.command.usage}`" if error.command else ""
+            await turn.say(f"{error.message}{usage}")
+        except ProvisioningError as refusal:
+            await turn.say(refusal.message)
+
+
+def _unknown_answer(unknown: UnknownCommand) -> str:
+    word = unknown.word[:40]
+    if unknown.suggestions:
+        options = " or ".join(f"`{name}`" for name in unknown.suggestions)
+        return f"I don't know the command `{word}`. Did you mean {options}? Type `help` to see every command."
+    return f"I don't know the command `{word}`. Type `help` to see every command."
+
+
+async def turn_error_handler(context: TurnContext, error: Exception) -> None:
+    """Anything unexpected: log the traceback under an id, tell the user that id."""
+    error_id = uuid.uuid4().hex[:12]
+    log.error("turn failed, error id %s", error_id, exc_info=error)
+    try:
+        await context.send_activity(
+            f"Sorry, something went wrong on my side (error id {error_id}). Please try again; "
+            "if it keeps happening, give this id to the bot's operator."
+        )
+    except Exception:
+        log.exception("could not send the apology for error id %s", error_id)

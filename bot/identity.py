@@ -1,0 +1,61 @@
+"""Who is talking and for which tenant, read from an incoming activity.
+
+Teams puts the tenant in `channelData.tenant.id` (and `conversation.tenantId`) and the
+user's Entra ID object id in `from.aadObjectId`. The Emulator sends neither: its
+conversations belong to the `LOCAL_TENANT`.
+"""
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+
+from botbuilder.schema import Activity
+
+LOCAL_TENANT = "local"
+_MENTION = re.compile(r"<at[^>]*>.*?</at>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+
+
+@dataclass(frozen=True)
+class Speaker:
+    tenant_id: str
+    user_id: str  # from.aadObjectId when Teams gives one, else from.id
+    channel_user_id: str  # from.id
+    name: str
+    channel_id: str
+
+
+def speaker_of(activity: Activity) -> Speaker:
+    sender = activity.from_property
+    aad = getattr(sender, "aad_object_id", None) if sender else None
+    channel_user_id = (sender.id if sender else None) or "unknown"
+    return Speaker(
+        tenant_id=tenant_of(activity),
+        user_id=aad or channel_user_id,
+        channel_user_id=channel_user_id,
+        name=((sender.name if sender else None) or channel_user_id)[:128],
+        channel_id=activity.channel_id or "unknown",
+    )
+
+
+def tenant_of(activity: Activity) -> str:
+    data = activity.channel_data
+    if isinstance(data, dict):
+        tenant = data.get("tenant")
+        if isinstance(tenant, dict) and isinstance(tenant.get("id"), str) and tenant["id"].strip():
+            return tenant["id"].strip()
+    conversation = activity.conversation
+    tenant_id = getattr(conversation, "tenant_id", None) if conversation else None
+    if isinstance(tenant_id, str) and tenant_id.strip():
+        return tenant_id.strip()
+    return LOCAL_TENANT
+
+
+def command_text(activity: Activity) -> str:
+    """The typed text with the bot's @mention (and any markup Teams adds) removed."""
+    # Not TurnContext.remove_recipient_mention: it raises on a malformed mention entity
+    # and feeds the mention text to re.sub as a pattern.
+    text = _MENTION.sub(" ", activity.text or "")
+    text = html.unescape(_TAG.sub(" ", text)).replace("\u00a0", " ")
+    return " ".join(text.split())
