@@ -6,10 +6,16 @@ return a new `Device` or raise a `TransitionRefused` that says what to do instea
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
 from typing import Any
+
+from .errors import InvalidAccount, TransitionRefused
+
+HISTORY_LIMIT = 50  # entries kept on a device; the audit log keeps everything
+ACCOUNT_MAX_LENGTH = 254
 
 
 class DeviceState(str, Enum):
@@ -61,6 +67,17 @@ class SignInGrant:
     denied: bool = False
     last_poll_at: datetime | None = None
 
+    def is_expired_at(self, now: datetime) -> bool:
+        return now >= self.expires_at
+
+    def is_live_at(self, now: datetime) -> bool:
+        """Neither cancelled nor expired: the device should keep polling."""
+        return not self.denied and not self.is_expired_at(now)
+
+    @property
+    def approved(self) -> bool:
+        return self.approved_by is not None
+
 
 @dataclass(frozen=True)
 class HistoryEntry:
@@ -90,6 +107,15 @@ class Device:
     signed_in_at: datetime | None = None
     history: tuple[HistoryEntry, ...] = field(default_factory=tuple)  # newest last, capped
 
+    def has_usable_code(self, now: datetime) -> bool:
+        """A code the device could be provisioned with right now (issued, unexpired, unlocked)."""
+        return (
+            self.state is DeviceState.WAITING_ON_ACTIVATION
+            and self.code is not None
+            and self.code.is_valid_at(now)
+            and not self.locked
+        )
+
     def to_doc(self) -> dict[str, Any]:
         """A JSON-safe dict (ISO datetimes, enum values) that `from_doc` reads back exactly."""
         return _device_to_doc(self)
@@ -98,6 +124,270 @@ class Device:
     def from_doc(cls, doc: dict[str, Any]) -> Device:
         """The device a `to_doc` dict describes."""
         return _device_from_doc(doc)
+
+
+# --- transitions: pure functions, new Device or TransitionRefused ------------------------
+#
+# `by` is the actor's display name (or id) for the device's own history; the audit log
+# records the full actor. Nothing secret ever goes into a history entry.
+#
+# Sign-in: `approve` leaves the device *Signing in* with an approved grant; it becomes
+# *Signed in* only when the device polls and collects its token (`signed_in`), so the
+# state never claims a sign-in the device has not completed. `deny` returns the device to
+# *Waiting for sign in* but keeps the denied grant, so the device's next poll learns
+# `access_denied` instead of a puzzling `invalid_grant`.
+
+_RESET_HINT = (
+    "Factory reset the device (Settings > Device administration > Reset) "
+    "and it returns to Waiting on activation."
+)
+
+
+def new_device(tenant_id: str, mac: str, location: str, now: datetime, by: str) -> Device:
+    """A device just added by an admin: *Waiting on activation*, no code yet."""
+    device = Device(
+        tenant_id=tenant_id,
+        mac=mac,
+        location=location,
+        state=DeviceState.WAITING_ON_ACTIVATION,
+        created_at=now,
+        updated_at=now,
+    )
+    return _logged(device, now, "added", by, f"location: {location}" if location else "")
+
+
+def with_code(device: Device, code: VerificationCode, now: datetime, by: str) -> Device:
+    """Give a waiting device a new code; the old one is void and any lockout ends."""
+    if device.state is DeviceState.SIGNED_IN:
+        raise TransitionRefused(
+            f"{device.mac} is signed in; a signed-in device can't get a verification code. "
+            + _RESET_HINT
+        )
+    if device.state is not DeviceState.WAITING_ON_ACTIVATION:
+        raise TransitionRefused(
+            f"{device.mac} is already provisioned ({device.state.label}); it doesn't need a "
+            "code. Sign a user in to it, or factory reset the device to provision it again."
+        )
+    changed = replace(device, code=code, failed_attempts=0, locked=False, updated_at=now)
+    detail = f"expires {_when(code.expires_at)}"
+    return _logged(changed, now, "code reissued" if device.code else "code issued", by, detail)
+
+
+def with_failed_attempt(device: Device, max_attempts: int, now: datetime) -> Device:
+    """Count a wrong code entered on the device; the `max_attempts`-th locks it."""
+    attempts = device.failed_attempts + 1
+    locked = device.locked or attempts >= max_attempts
+    changed = replace(device, failed_attempts=attempts, locked=locked, updated_at=now)
+    if locked and not device.locked:
+        return _logged(
+            changed, now, "locked out", "device", f"{attempts} wrong codes; issue a new code"
+        )
+    return _logged(changed, now, "wrong code", "device", f"attempt {attempts} of {max_attempts}")
+
+
+def provisioned(
+    device: Device,
+    *,
+    model: str,
+    manufacturer: str | None,
+    firmware: str,
+    device_token_hash: str,
+    now: datetime,
+    by: str,
+) -> Device:
+    """The technician entered the device's valid code: spend it, record the hardware.
+
+    The caller has already matched the code (in constant time); this checks everything
+    else the move to *Waiting for sign in* needs.
+    """
+    if device.state is DeviceState.SIGNED_IN:
+        raise TransitionRefused(
+            f"{device.mac} is signed in; it can't be provisioned again. " + _RESET_HINT
+        )
+    if device.state is not DeviceState.WAITING_ON_ACTIVATION:
+        raise TransitionRefused(
+            f"{device.mac} is already provisioned ({device.state.label}). "
+            "Factory reset the device to provision it again."
+        )
+    if device.locked:
+        raise TransitionRefused(
+            f"{device.mac} is locked after too many wrong codes. Issue a new code to unlock it."
+        )
+    if device.code is None:
+        raise TransitionRefused(f"{device.mac} has no verification code. Issue one first.")
+    if not device.code.is_valid_at(now):
+        raise TransitionRefused(
+            f"{device.mac}'s verification code expired {_when(device.code.expires_at)}. "
+            "Issue a new code."
+        )
+    changed = replace(
+        device,
+        state=DeviceState.WAITING_FOR_SIGN_IN,
+        model=model,
+        manufacturer=manufacturer,
+        firmware=firmware,
+        code=None,
+        failed_attempts=0,
+        device_token_hash=device_token_hash,
+        updated_at=now,
+    )
+    hardware = " ".join(p for p in (manufacturer, model) if p)
+    return _logged(changed, now, "provisioned", by, f"{hardware}, firmware {firmware}")
+
+
+def start_sign_in(device: Device, grant: SignInGrant, now: datetime, by: str) -> Device:
+    """Start an RFC 8628 grant for a provisioned device (replacing a dead one)."""
+    state = device.state
+    if state is DeviceState.WAITING_ON_ACTIVATION:
+        raise TransitionRefused(
+            f"{device.mac} is waiting on activation; it can't sign in until it is provisioned. "
+            "Issue a code and enter it on the device (Settings > Provision device)."
+        )
+    if state is DeviceState.SIGNED_IN:
+        raise TransitionRefused(
+            f"{device.mac} is already signed in as {device.account}. To sign in another "
+            "account, factory reset the device and provision it again."
+        )
+    current = device.sign_in
+    if state is DeviceState.SIGNING_IN and current is not None and current.is_live_at(now):
+        if current.approved:
+            raise TransitionRefused(
+                f"{device.mac}'s sign-in is already approved for {current.account}; "
+                "the device signs in on its next poll."
+            )
+        raise TransitionRefused(
+            f"A sign-in for {device.mac} is already pending (expires "
+            f"{_when(current.expires_at)}). Approve or cancel it first."
+        )
+    changed = replace(device, state=DeviceState.SIGNING_IN, sign_in=grant, updated_at=now)
+    detail = f"for {grant.account}" if grant.account else ""
+    return _logged(changed, now, "sign-in started", by, detail)
+
+
+def approve(device: Device, account: str, approver: str, now: datetime, by: str) -> Device:
+    """The admin approves the pending grant for `account` (a UPN already validated)."""
+    grant = _pending_grant(device, now, "approve")
+    if grant.approved:
+        raise TransitionRefused(
+            f"{device.mac}'s sign-in is already approved for {grant.account}; "
+            "the device signs in on its next poll."
+        )
+    approved = replace(grant, account=account, approved_by=approver, approved_at=now)
+    changed = replace(device, sign_in=approved, updated_at=now)
+    return _logged(changed, now, "sign-in approved", by, f"for {account}")
+
+
+def deny(device: Device, now: datetime, by: str) -> Device:
+    """The admin cancels the grant; the device's next poll gets `access_denied`."""
+    grant = device.sign_in
+    if device.state is not DeviceState.SIGNING_IN or grant is None or grant.denied:
+        raise TransitionRefused(
+            f"{device.mac} has no sign-in to cancel ({device.state.label})."
+        )
+    changed = replace(
+        device,
+        state=DeviceState.WAITING_FOR_SIGN_IN,
+        sign_in=replace(grant, denied=True),
+        updated_at=now,
+    )
+    return _logged(changed, now, "sign-in cancelled", by)
+
+
+def with_poll(device: Device, now: datetime, interval: int) -> Device:
+    """Remember a token poll (and the interval from now on) for the slow_down rule."""
+    grant = device.sign_in
+    if grant is None:
+        raise TransitionRefused(f"{device.mac} has no sign-in to poll.")
+    # Polls are not history: a device polls every few seconds and would push out the rest.
+    return replace(device, sign_in=replace(grant, last_poll_at=now, interval=interval))
+
+
+def signed_in(device: Device, now: datetime, by: str) -> Device:
+    """The device collected the token of an approved grant: it is *Signed in*."""
+    grant = device.sign_in
+    if (
+        device.state is not DeviceState.SIGNING_IN
+        or grant is None
+        or not grant.approved
+        or not grant.is_live_at(now)
+    ):
+        raise TransitionRefused(f"{device.mac} has no approved sign-in to complete.")
+    changed = replace(
+        device,
+        state=DeviceState.SIGNED_IN,
+        account=grant.account,
+        signed_in_at=now,
+        sign_in=None,
+        updated_at=now,
+    )
+    return _logged(changed, now, "signed in", by, f"as {grant.account}")
+
+
+def factory_reset(device: Device, now: datetime, by: str) -> Device:
+    """Back to *Waiting on activation* from any state: keeps MAC, location, creation time
+    and history (the admin's record); forgets code, hardware, token, grant and account."""
+    fresh = Device(
+        tenant_id=device.tenant_id,
+        mac=device.mac,
+        location=device.location,
+        state=DeviceState.WAITING_ON_ACTIVATION,
+        created_at=device.created_at,
+        updated_at=now,
+        history=device.history,
+    )
+    return _logged(fresh, now, "factory reset", by, f"was {device.state.label}")
+
+
+def parse_account(text: str) -> str:
+    """Return a trimmed UPN like `room101@contoso.com`, or raise `InvalidAccount`."""
+    account = text.strip() if isinstance(text, str) else ""
+    if not account:
+        raise InvalidAccount("Give the account to sign in, for example room101@contoso.com.")
+    if len(account) > ACCOUNT_MAX_LENGTH or not _UPN.fullmatch(account):
+        shown = account if len(account) <= 60 else account[:57] + "..."
+        raise InvalidAccount(
+            f"'{shown}' is not an account name: use the user principal name "
+            "(name@domain.tld), for example room101@contoso.com."
+        )
+    return account
+
+
+_UPN = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+
+
+def _pending_grant(device: Device, now: datetime, verb: str) -> SignInGrant:
+    grant = device.sign_in
+    if device.state is DeviceState.SIGNED_IN:
+        raise TransitionRefused(
+            f"{device.mac} is already signed in as {device.account}; there is nothing to "
+            f"{verb}. To sign in another account, factory reset the device."
+        )
+    if device.state is not DeviceState.SIGNING_IN or grant is None:
+        if grant is not None and grant.denied:
+            raise TransitionRefused(
+                f"{device.mac}'s sign-in was cancelled. Start a new sign-in."
+            )
+        raise TransitionRefused(
+            f"{device.mac} has no sign-in pending ({device.state.label}). Start a sign-in first."
+        )
+    if grant.is_expired_at(now):
+        raise TransitionRefused(
+            f"{device.mac}'s sign-in code expired {_when(grant.expires_at)}. "
+            "Start a new sign-in."
+        )
+    return grant
+
+
+def _logged(device: Device, now: datetime, action: str, by: str, detail: str = "") -> Device:
+    history = device.history + (HistoryEntry(at=now, action=action, actor=by, detail=detail),)
+    return replace(device, history=history[-HISTORY_LIMIT:])
+
+
+def _when(moment: datetime) -> str:
+    return f"at {moment:%Y-%m-%d %H:%M} UTC"
 
 
 # --- documents: JSON-safe dicts for the store (ISO datetimes, enum values) ---------------
