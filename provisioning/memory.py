@@ -1,0 +1,86 @@
+"""An in-memory `Repository`: the reference semantics of the port, for tests and demos.
+
+It behaves as `repository.py` promises: per-tenant isolation, `commit` applies every
+change at once before its first await (it has none), and a record value of None deletes
+the record. Devices pass through `to_doc`/`from_doc` and audit events through JSON on the
+way in, so anything a durable store could not hold fails here too.
+"""
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .audit import AuditEvent
+from .devices import Device
+
+
+class MemoryTenantRepository:
+    """One tenant's devices, records and audit log, in dicts and a list."""
+
+    def __init__(self, tenant_id: str) -> None:
+        self.tenant_id = tenant_id
+        self._devices: dict[str, Device] = {}
+        self._records: dict[tuple[str, str], dict[str, Any]] = {}
+        self.audit: list[AuditEvent] = []  # every event committed, oldest first
+        self.commits = 0
+
+    def get(self, mac: str) -> Device | None:
+        return self._devices.get(mac)
+
+    def devices(self) -> list[Device]:
+        return list(self._devices.values())
+
+    def get_record(self, kind: str, key: str) -> dict[str, Any] | None:
+        record = self._records.get((kind, key))
+        return copy.deepcopy(record) if record is not None else None
+
+    async def commit(
+        self,
+        save: Sequence[Device] = (),
+        remove: Sequence[str] = (),
+        audit: Sequence[AuditEvent] = (),
+        records: Mapping[tuple[str, str], dict[str, Any] | None] = {},
+    ) -> None:
+        # Convert everything first, so a change that cannot be stored changes nothing.
+        devices = [self._checked(device) for device in save]
+        events = [AuditEvent.from_doc(json.loads(json.dumps(e.to_doc()))) for e in audit]
+        values = {key: copy.deepcopy(value) for key, value in records.items()}
+        for value in values.values():
+            json.dumps(value)
+        for device in devices:
+            self._devices[device.mac] = device
+        for mac in remove:
+            self._devices.pop(mac, None)
+        for key, value in values.items():
+            if value is None:
+                self._records.pop(key, None)
+            else:
+                self._records[key] = value
+        self.audit.extend(events)
+        self.commits += 1
+
+    def _checked(self, device: Device) -> Device:
+        if device.tenant_id != self.tenant_id:
+            raise ValueError(
+                f"device {device.mac} belongs to tenant {device.tenant_id!r}, "
+                f"not {self.tenant_id!r}"
+            )
+        return Device.from_doc(json.loads(json.dumps(device.to_doc())))
+
+
+class MemoryRepository:
+    """All tenants, created on first use."""
+
+    def __init__(self) -> None:
+        self._tenants: dict[str, MemoryTenantRepository] = {}
+
+    def tenant(self, tenant_id: str) -> MemoryTenantRepository:
+        repo = self._tenants.get(tenant_id)
+        if repo is None:
+            repo = self._tenants[tenant_id] = MemoryTenantRepository(tenant_id)
+        return repo
+
+    def tenants_with_mac(self, mac: str) -> list[str]:
+        return [tid for tid, repo in self._tenants.items() if repo.get(mac) is not None]
