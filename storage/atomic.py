@@ -1,0 +1,132 @@
+"""The TinyDB storage and middleware under the store: atomic whole-file writes.
+
+`AtomicJSONStorage` is a TinyDB `Storage` that never leaves a half-written file: it
+writes a temporary file in the same directory, fsyncs it, `os.replace`s it over the
+old file and fsyncs the directory, so a kill -9 at any moment leaves the old or the
+new state. It encodes with orjson (about 8x faster than `json` on large files, and the
+encoding is most of a flush's cost). `LiveCache` is TinyDB's caching middleware with
+the cache as the live, authoritative state: reads never touch the file after the first
+parse, and durable writes are explicit snapshots (see `tenant_file.py`).
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import orjson
+from tinydb.middlewares import CachingMiddleware
+from tinydb.storages import Storage
+
+from storage.errors import StoreCorrupt
+
+TEMP_SUFFIX = ".tmp"
+FILE_MODE = 0o600
+
+
+def temp_path_for(path: Path) -> Path:
+    """A fresh temporary name next to `path`, hidden and recognisable for clean-up."""
+    return path.with_name(f".{path.name}.{secrets.token_hex(6)}{TEMP_SUFFIX}")
+
+
+def is_temp_file(name: str) -> bool:
+    """True for names made by `temp_path_for` (leftovers of a crash, safe to delete)."""
+    return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make a rename or a new directory entry durable (a file fsync does not cover it)."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_all(fd: int, payload: bytes) -> None:
+    """os.write may write less than asked (large payloads, signals); loop until done."""
+    view = memoryview(payload)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
+    """Replace `path` with `payload` so that a crash leaves either the old or the new file."""
+    temp = temp_path_for(path)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
+    try:
+        try:
+            write_all(fd, payload)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    fsync_directory(path.parent)
+
+
+def corrupt_message(path: Path, reason: str) -> str:
+    """The operator-facing text for a file the store will not start with."""
+    return (
+        f"The store file {path} cannot be read: {reason}. It was left untouched and the "
+        f"service did not start. Restore it from a backup, or move it aside to start that "
+        f"tenant empty (its devices will be gone): mv '{path}' '{path}.broken'"
+    )
+
+
+class AtomicJSONStorage(Storage):
+    """A TinyDB storage on one JSON file, written atomically and durably, 0600."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        super().__init__()
+        self.path = Path(path)
+
+    def read(self) -> dict[str, dict[str, Any]] | None:
+        """The whole database, or None when the file does not exist yet."""
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreCorrupt(corrupt_message(self.path, exc.strerror or str(exc)), str(self.path)) from exc
+        if not raw:
+            # The store never writes an empty file; an empty one is damage, not "no data".
+            raise StoreCorrupt(corrupt_message(self.path, "the file is empty"), str(self.path))
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise StoreCorrupt(corrupt_message(self.path, f"not valid JSON ({exc})"), str(self.path)) from exc
+        if not isinstance(data, dict):
+            raise StoreCorrupt(corrupt_message(self.path, "not a TinyDB database (no top-level object)"), str(self.path))
+        return data
+
+    def write(self, data: dict[str, dict[str, Any]]) -> None:
+        atomic_write_bytes(self.path, orjson.dumps(data))
+
+
+class LiveCache(CachingMiddleware):
+    """TinyDB's caching middleware, with the cache as the live state.
+
+    `write` only replaces the cache: it never flushes by itself, because durability is
+    decided by the tenant file's single writer, which hands `write_snapshot` a
+    consistent copy from a worker thread.
+    """
+
+    def read(self) -> dict[str, dict[str, Any]]:
+        if self.cache is None:
+            self.cache = self.storage.read() or {}
+        return self.cache
+
+    def write(self, data: dict[str, dict[str, Any]]) -> None:
+        self.cache = data
+
+    def flush(self) -> None:
+        """Nothing to do: every acknowledged change was already written by a snapshot."""
+
+    def write_snapshot(self, snapshot: dict[str, dict[str, Any]]) -> None:
+        """Write `snapshot` durably. Called off the event loop; `snapshot` must not change."""
+        self.storage.write(snapshot)

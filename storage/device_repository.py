@@ -1,0 +1,107 @@
+"""The `TenantRepository` port on a `TenantFile`: devices and records as documents.
+
+The core store is generic (table, key -> JSON object); this thin adapter maps a
+`Device` to its document (`Device.to_doc`/`from_doc`), audit events to their lines, and
+records to a second table of the same file. Decoded `Device` objects are cached per
+MAC, so `get` is one dict look-up and `devices()` does not re-decode the inventory.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from provisioning.audit import AuditEvent
+from provisioning.devices import Device
+from storage.errors import InvalidCommit
+from storage.tenant_file import Change, Doc, Key, TableSpec, TenantFile
+
+DEVICES = "devices"
+RECORDS = "records"
+
+
+def _record_key(doc: Doc) -> tuple[str, str]:
+    return (doc["kind"], doc["key"])
+
+
+TABLES = (
+    TableSpec(DEVICES, key_of=lambda doc: doc["mac"]),
+    TableSpec(RECORDS, key_of=_record_key),
+)
+
+
+class DeviceRepository:
+    """One tenant's devices, records and audit events (implements `TenantRepository`)."""
+
+    def __init__(self, file: TenantFile) -> None:
+        if file.tenant_id is None:
+            raise ValueError("a tenant file must know its tenant before it is wrapped")
+        self.tenant_id: str = file.tenant_id
+        self._file = file
+        self._decoded: dict[Key, Device] = {}  # mac -> Device of the doc stored now
+        file.add_listener(self._forget)
+
+    def _forget(self, table: str, key: Key, old: Doc | None, new: Doc | None) -> None:
+        # Any change (a save, a remove, a rollback) invalidates the decoded object; a save
+        # puts the saved Device back right after staging.
+        if table == DEVICES:
+            self._decoded.pop(key, None)
+
+    def get(self, mac: str) -> Device | None:
+        device = self._decoded.get(mac)
+        if device is not None:
+            return device
+        doc = self._file.get(DEVICES, mac)
+        if doc is None:
+            return None
+        device = self._decoded[mac] = Device.from_doc(doc)
+        return device
+
+    def devices(self) -> list[Device]:
+        if len(self._decoded) != self._file.count(DEVICES):
+            for mac, doc in self._file.items(DEVICES):
+                if mac not in self._decoded:
+                    self._decoded[mac] = Device.from_doc(doc)
+        return list(self._decoded.values())
+
+    def get_record(self, kind: str, key: str) -> dict[str, Any] | None:
+        doc = self._file.get(RECORDS, (kind, key))
+        # A private copy: stored documents are shared with the writer and never edited.
+        return None if doc is None else orjson.loads(orjson.dumps(doc["value"]))
+
+    async def commit(
+        self,
+        save: Sequence[Device] = (),
+        remove: Sequence[str] = (),
+        audit: Sequence[AuditEvent] = (),
+        records: Mapping[tuple[str, str], dict[str, Any] | None] = {},
+    ) -> None:
+        """Stage everything now (visible at once), return when durable; see `TenantFile`.
+
+        As in the reference repository, a MAC saved twice keeps the last device, and a
+        MAC both saved and removed is removed.
+        """
+        saved: dict[str, Device] = {}
+        for device in save:
+            if device.tenant_id != self.tenant_id:
+                raise InvalidCommit(
+                    f"Device {device.mac} belongs to tenant {device.tenant_id!r}, not "
+                    f"{self.tenant_id!r}; the change was not made."
+                )
+            saved[device.mac] = device
+        removed = set(remove)
+        changes: list[Change] = [(DEVICES, mac, d.to_doc()) for mac, d in saved.items() if mac not in removed]
+        changes += [(DEVICES, mac, None) for mac in removed]
+        for (kind, key), value in records.items():
+            if not isinstance(kind, str) or not isinstance(key, str):
+                raise InvalidCommit(f"A record is named by two strings, not {(kind, key)!r}; the change was not made.")
+            doc = None if value is None else {"kind": kind, "key": key, "value": value}
+            changes.append((RECORDS, (kind, key), doc))
+        future = self._file.stage(changes, [event.to_doc() for event in audit])
+        for mac, device in saved.items():
+            if mac not in removed:
+                self._decoded[mac] = device
+        # Shielded: a cancelled request must not cancel the batch others wait on.
+        await asyncio.shield(future)
