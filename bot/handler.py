@@ -18,6 +18,8 @@ import cards
 from bot.chat import ChatTurn, new_card_id
 from bot.commands import REGISTRY as registry
 from bot.help_commands import command_help
+from bot.submissions import SUBMISSIONS
+import bot.inventory_commands  # noqa: F401  (declares its commands into the registry)
 from bot.commands import ArgumentParseError, HelpRequested, NotAuthorized, UnknownCommand
 from bot.identity import command_text, speaker_of
 from bot.runtime import Runtime
@@ -38,6 +40,10 @@ class ProvisioningBot(TeamsActivityHandler):
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         turn = self._turn(turn_context)
+        value = turn_context.activity.value
+        if isinstance(value, dict) and "action" in value:
+            await SUBMISSIONS.dispatch(turn, value, self._runtime())
+            return
         text = command_text(turn_context.activity)
         await self._run_command(turn, text or "help")
 

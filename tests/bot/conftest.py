@@ -1,0 +1,37 @@
+"""Fixtures that run the real app over HTTP with a fake connector and a temp data dir."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from bot.app import create_app
+from bot.settings import Settings
+from provisioning.clock import FakeClock
+from tests.bot.chat import ChatDriver
+from tests.bot.connector import FakeConnector
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", tenant_name="Contoso")
+
+
+@pytest.fixture
+async def connector() -> AsyncIterator[tuple[FakeConnector, str]]:
+    fake = FakeConnector()
+    server = TestServer(fake.app())
+    await server.start_server()
+    try:
+        yield fake, str(server.make_url("/"))
+    finally:
+        await server.close()
+
+
+@pytest.fixture
+async def chat(aiohttp_client, settings: Settings, clock: FakeClock, connector) -> ChatDriver:  # type: ignore[no-untyped-def]
+    fake, url = connector
+    client = await aiohttp_client(create_app(settings, clock=clock))
+    return ChatDriver(client, fake, url)

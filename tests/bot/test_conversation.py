@@ -1,0 +1,116 @@
+"""The chat basics over HTTP: welcome, help, unknown commands, mentions, admins, errors."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from bot.app import create_app
+from bot.settings import Settings
+from tests.bot.chat import ChatDriver, cards_in, teams_user, texts_in
+
+ADMIN_AAD = "5f7b1c2d-8e9a-4b3c-9d1e-2f3a4b5c6d7e"  # the Teams samples' sender
+
+
+async def test_welcome_card_when_the_bot_is_added(chat: ChatDriver) -> None:
+    replies = await chat.send(chat.activity("emulator_conversation_update"))
+    assert len(replies) == 1
+    card = cards_in(replies)[0]
+    assert card["type"] == "AdaptiveCard"
+    assert card["version"] == "1.5"
+
+
+async def test_no_welcome_when_only_the_bot_itself_is_added(chat: ChatDriver) -> None:
+    body = chat.activity("emulator_conversation_update")
+    body["membersAdded"] = [body["recipient"]]
+    assert await chat.send(body) == []
+
+
+async def test_help_lists_every_command_in_the_registry(chat: ChatDriver) -> None:
+    from bot.commands import REGISTRY
+
+    text = texts_in(await chat.say("help"))
+    for command in REGISTRY.visible_to(is_admin=True):
+        assert command.name in text
+
+
+async def test_help_for_one_command_shows_its_usage(chat: ChatDriver) -> None:
+    text = texts_in(await chat.say("help help"))
+    assert "help [command]" in text
+
+
+async def test_help_for_an_unknown_command_says_so(chat: ChatDriver) -> None:
+    text = texts_in(await chat.say("help frobnicate"))
+    assert "no command `frobnicate`" in text
+
+
+async def test_unknown_command_suggests_the_closest(chat: ChatDriver) -> None:
+    replies = await chat.say("hlep")
+    assert "Did you mean `help`" in replies[0]["text"]
+
+
+async def test_command_words_are_case_insensitive(chat: ChatDriver) -> None:
+    assert cards_in(await chat.say("HELP"))
+
+
+async def test_channel_mention_is_stripped_before_parsing(chat: ChatDriver) -> None:
+    replies = await chat.say("<at>Provisioning Bot</at> help", sample="teams_channel_message")
+    assert cards_in(replies), texts_in(replies)
+
+
+async def test_empty_message_after_the_mention_gets_help(chat: ChatDriver) -> None:
+    replies = await chat.say("<at>Provisioning Bot</at>&nbsp;", sample="teams_channel_message")
+    assert cards_in(replies)
+
+
+@pytest.fixture
+async def teams_chat(aiohttp_client, tmp_path: Path, connector, clock) -> ChatDriver:  # type: ignore[no-untyped-def]
+    fake, url = connector
+    settings = Settings(data_dir=tmp_path / "data", admins=frozenset({ADMIN_AAD}))
+    return ChatDriver(await aiohttp_client(create_app(settings, clock=clock)), fake, url)
+
+
+async def test_only_admins_listed_in_admins_may_run_admin_commands(teams_chat: ChatDriver, caplog) -> None:  # type: ignore[no-untyped-def]
+    from bot.commands import REGISTRY
+
+    admin_only = next(c for c in REGISTRY.visible_to(True) if c.admin_only)
+    body = teams_user(teams_chat.activity("teams_personal_message", text=admin_only.name), aad="11111111-2222-3333-4444-555555555555")
+    with caplog.at_level(logging.WARNING):
+        replies = await teams_chat.send(body)
+    assert "not authorized" in replies[0]["text"]
+    assert "11111111-2222-3333-4444-555555555555" in caplog.text
+
+
+async def test_non_admin_help_shows_only_what_they_may_run(teams_chat: ChatDriver) -> None:
+    from bot.commands import REGISTRY
+
+    body = teams_user(teams_chat.activity("teams_personal_message", text="help"), aad="11111111-2222-3333-4444-555555555555")
+    text = texts_in(await teams_chat.send(body))
+    hidden = [c.name for c in REGISTRY.visible_to(True) if c.admin_only]
+    assert hidden, "the registry has admin-only commands"
+    for name in hidden:
+        assert f'"{name}' not in text
+
+
+async def test_listed_admin_matches_by_aad_object_id(teams_chat: ChatDriver) -> None:
+    from bot.commands import REGISTRY
+
+    admin_only = next(c for c in REGISTRY.visible_to(True) if c.admin_only)
+    replies = await teams_chat.say(f"help {admin_only.name}", sample="teams_personal_message")
+    assert admin_only.usage in texts_in(replies)
+
+
+async def test_an_exception_in_a_turn_answers_an_apology_with_an_error_id(chat: ChatDriver, caplog, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import bot.help_commands
+
+    def explode(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(bot.help_commands.cards, "help_card", explode)
+    with caplog.at_level(logging.ERROR):
+        replies = await chat.say("help")
+    text = replies[0]["text"]
+    assert text.startswith("Sorry, something went wrong")
+    error_id = text.split("error id ")[1].split(")")[0]
+    assert error_id in caplog.text and "RuntimeError: boom" in caplog.text

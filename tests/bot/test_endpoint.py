@@ -1,0 +1,68 @@
+"""/api/messages over HTTP: status codes, both delivery modes, health check."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.app import create_app
+from bot.settings import Settings
+from tests.bot.chat import ChatDriver, cards_in
+
+
+async def test_healthz_answers_ok(chat: ChatDriver) -> None:
+    response = await chat.client.get("/healthz")
+    assert response.status == 200
+    assert (await response.json())["status"] == "ok"
+
+
+async def test_expect_replies_returns_the_help_card_in_the_body(chat: ChatDriver) -> None:
+    replies = await chat.expect_replies(chat.activity(text="help"))
+    assert len(replies) == 1
+    assert replies[0]["type"] == "message"
+    assert cards_in(replies), "help answers with a card"
+    assert chat.connector.received == [], "expectReplies sends nothing over HTTP"
+
+
+async def test_normal_delivery_posts_the_reply_to_the_service_url(chat: ChatDriver) -> None:
+    body = chat.activity(text="help")
+    replies = await chat.send(body)
+    assert len(replies) == 1
+    received = chat.connector.received[0]
+    assert received.method == "reply"
+    assert received.activity_id == body["id"]
+    assert received.conversation_id == body["conversation"]["id"]
+    assert replies[0]["replyToId"] == body["id"]
+
+
+async def test_non_json_body_is_415(chat: ChatDriver) -> None:
+    response = await chat.client.post("/api/messages", data="help", headers={"Content-Type": "text/plain"})
+    assert response.status == 415
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"[]", b'{"text": "help"}', b'{"type": 3}', b'{"type": ""}', b"null"])
+async def test_json_that_is_not_an_activity_is_400(chat: ChatDriver, body: bytes) -> None:
+    response = await chat.client.post("/api/messages", data=body, headers={"Content-Type": "application/json"})
+    assert response.status == 400
+    assert "error" in await response.json()
+
+
+@pytest.mark.parametrize("authorization", [None, "", "Bearer", "Bearer not-a-jwt", "Basic dXNlcjpwYXNz",
+                                           "Bearer eyJhbGciOiJIUzI1NiJ9.eyJhdWQiOiJ4In0.c2lnbmF0dXJl"])
+async def test_with_an_app_id_a_bad_or_missing_token_is_401(aiohttp_client, tmp_path: Path, connector, authorization) -> None:  # type: ignore[no-untyped-def]
+    fake, url = connector
+    settings = Settings(data_dir=tmp_path / "data", app_id="0b1c2d3e-4f5a-6b7c-8d9e-0f1a2b3c4d5e", app_password="x")
+    client = await aiohttp_client(create_app(settings))
+    driver = ChatDriver(client, fake, url)
+    headers = {} if authorization is None else {"Authorization": authorization}
+    response = await driver.post(driver.activity(text="help"), headers=headers)
+    assert response.status == 401
+    assert fake.received == []
+
+
+async def test_invoke_returns_200_with_a_body(chat: ChatDriver) -> None:
+    body = chat.activity(type="invoke", name="adaptiveCard/action", value={"action": {"type": "Action.Execute"}})
+    body.pop("text")
+    response = await chat.post(body)
+    assert response.status == 200
+    assert response.content_type == "application/json"
