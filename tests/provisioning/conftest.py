@@ -1,0 +1,110 @@
+"""Fixtures for the provisioning service tests: a repository per implementation, a
+recorder that sees every commit, and a service wired to the fake clock.
+
+To run every service test against another `Repository`, append an async context manager
+factory (taking the test's tmp_path) to `REPOSITORY_FACTORIES`.
+"""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from provisioning.audit import Actor, AuditEvent
+from provisioning.clock import FakeClock
+from provisioning.devices import Device
+from provisioning.firmware import Catalog
+from provisioning.memory import MemoryRepository
+from provisioning.repository import Repository, TenantRepository
+from provisioning.service import ProvisioningService
+
+
+@asynccontextmanager
+async def memory_repository(tmp_path: Path) -> AsyncIterator[Repository]:
+    yield MemoryRepository()
+
+
+RepositoryFactory = Callable[[Path], AbstractAsyncContextManager[Repository]]
+REPOSITORY_FACTORIES: list[Any] = [pytest.param(memory_repository, id="memory")]
+
+TENANT = "tenant-a"
+OTHER_TENANT = "tenant-b"
+ADMIN = Actor(id="aad-admin-1", name="Ada Admin", source="chat")
+OTHER_ADMIN = Actor(id="aad-admin-2", name="Bob Admin", source="chat")
+MAC = "00-15-65-AA-BB-01"  # Yealink OUI, unicast
+MODEL = "Yealink MP56"
+GOOD_FIRMWARE = "122.15.0.36"
+OLD_FIRMWARE = "122.15.0.35"
+
+
+@pytest.fixture(params=REPOSITORY_FACTORIES)
+async def repository(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Repository]:
+    factory: RepositoryFactory = request.param
+    async with factory(tmp_path) as repo:
+        yield repo
+
+
+class RecordingRepository:
+    """Wraps any Repository and remembers what each commit carried (for assertions)."""
+
+    def __init__(self, inner: Repository) -> None:
+        self.inner = inner
+        self.events: list[AuditEvent] = []
+        self.commits: list[dict[str, Any]] = []
+
+    def tenant(self, tenant_id: str) -> TenantRepository:
+        return _RecordingTenant(self.inner.tenant(tenant_id), self)
+
+    def tenants_with_mac(self, mac: str) -> list[str]:
+        return self.inner.tenants_with_mac(mac)
+
+    def actions(self) -> list[str]:
+        return [e.action for e in self.events]
+
+
+class _RecordingTenant:
+    def __init__(self, inner: TenantRepository, recorder: RecordingRepository) -> None:
+        self._inner = inner
+        self._recorder = recorder
+        self.tenant_id = inner.tenant_id
+
+    def get(self, mac: str) -> Device | None:
+        return self._inner.get(mac)
+
+    def devices(self) -> list[Device]:
+        return self._inner.devices()
+
+    def get_record(self, kind: str, key: str) -> dict[str, Any] | None:
+        return self._inner.get_record(kind, key)
+
+    async def commit(
+        self,
+        save: Sequence[Device] = (),
+        remove: Sequence[str] = (),
+        audit: Sequence[AuditEvent] = (),
+        records: Mapping[tuple[str, str], dict[str, Any] | None] = {},
+    ) -> None:
+        await self._inner.commit(save=save, remove=remove, audit=audit, records=records)
+        self._recorder.events.extend(audit)
+        self._recorder.commits.append(
+            {"tenant": self.tenant_id, "save": list(save), "remove": list(remove),
+             "audit": list(audit), "records": dict(records)}
+        )
+
+
+@pytest.fixture
+def recorder(repository: Repository) -> RecordingRepository:
+    return RecordingRepository(repository)
+
+
+@pytest.fixture
+def catalog() -> Catalog:
+    return Catalog.default()
+
+
+@pytest.fixture
+def service(recorder: RecordingRepository, catalog: Catalog, clock: FakeClock) -> ProvisioningService:
+    return ProvisioningService(recorder, catalog, clock, tenant_name_default="Contoso")
