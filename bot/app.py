@@ -7,14 +7,18 @@ directory is refused then) and flushed and closed when it stops.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
 from aiohttp import web
 
 from bot.adapter import create_adapter
+from bot.device_api import add_device_routes
 from bot.handler import ProvisioningBot, turn_error_handler
 from bot.messages import messages_handler
+from bot.notifications import Notifier
+from bot.rate_limit import RateLimiter
 from bot.runtime import Runtime
 from bot.settings import Settings
 from provisioning.clock import Clock, SystemClock
@@ -24,21 +28,27 @@ from storage import open_store
 
 log = logging.getLogger(__name__)
 
-
 RUNTIME = web.AppKey("runtime", Runtime)
+NOTICE_DRAIN_SECONDS = 5
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     app = web.Application(client_max_size=8 * 1024 * 1024)
-    bot = ProvisioningBot(settings, lambda: app[RUNTIME])
+
+    def runtime() -> Runtime:
+        return app[RUNTIME]
+
     adapter = create_adapter(settings, turn_error_handler)
-    app.cleanup_ctx.append(_runtime(settings, clock or SystemClock()))
+    notifier = Notifier(adapter, settings.app_id, lambda: runtime().service, settings.notify_retry_seconds)
+    bot = ProvisioningBot(settings, runtime)
+    app.cleanup_ctx.append(_lifecycle(settings, clock or SystemClock(), notifier))
     app.router.add_post("/api/messages", messages_handler(adapter, bot))
+    add_device_routes(app, runtime)
     app.router.add_get("/healthz", _healthz)
     return app
 
 
-def _runtime(settings: Settings, clock: Clock):  # type: ignore[no-untyped-def]
+def _lifecycle(settings: Settings, clock: Clock, notifier: Notifier) -> Callable[[web.Application], AsyncIterator[None]]:
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         catalog = Catalog.default()
         if settings.catalog_file:
@@ -51,11 +61,13 @@ def _runtime(settings: Settings, clock: Clock):  # type: ignore[no-untyped-def]
             code_ttl=timedelta(hours=settings.code_ttl_hours),
             tenant_name_default=settings.tenant_name,
         )
-        app[RUNTIME] = Runtime(settings, store, service, clock)
+        limiter = RateLimiter(settings.device_rate_limit, 60.0, time.monotonic)
+        app[RUNTIME] = Runtime(settings, store, service, catalog, clock, notifier, limiter)
         _log_access_policy(settings)
         try:
             yield
         finally:
+            await notifier.drain(NOTICE_DRAIN_SECONDS)
             await store.close()
 
     return lifecycle

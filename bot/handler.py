@@ -10,7 +10,7 @@ import logging
 import uuid
 from collections.abc import Callable
 
-from botbuilder.core import TurnContext
+from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.schema import ChannelAccount
 
@@ -47,6 +47,25 @@ class ProvisioningBot(TeamsActivityHandler):
         text = command_text(turn_context.activity)
         await self._run_command(turn, text or "help")
 
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        if turn_context.activity.name == "adaptiveCard/action":
+            return await self._universal_action(turn_context)
+        return await super().on_invoke_activity(turn_context)
+
+    async def _universal_action(self, turn_context: TurnContext) -> InvokeResponse:
+        """Teams' Action.Execute: run it as the same submission an Action.Submit sends.
+
+        Answered with a plain dict body: botbuilder's own path re-serializes the
+        response model and cannot carry the string `value` a message response needs.
+        """
+        value = turn_context.activity.value
+        action = value.get("action") if isinstance(value, dict) else None
+        data = action.get("data") if isinstance(action, dict) else None
+        if not isinstance(data, dict) or "action" not in data:
+            return _invoke_message("That button sends nothing I can act on. Type `help` for the current cards.")
+        await SUBMISSIONS.dispatch(self._turn(turn_context), data, self._runtime())
+        return _invoke_message("Done.")
+
     async def on_members_added_activity(self, members_added: list[ChannelAccount], turn_context: TurnContext) -> None:
         bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else None
         if not any(member.id != bot_id for member in members_added or []):
@@ -75,6 +94,11 @@ class ProvisioningBot(TeamsActivityHandler):
             await turn.say(f"{error.message}{usage}")
         except ProvisioningError as refusal:
             await turn.say(refusal.message)
+
+
+def _invoke_message(text: str) -> InvokeResponse:
+    return InvokeResponse(status=200, body={"statusCode": 200, "type": "application/vnd.microsoft.activity.message",
+                                            "value": text})
 
 
 def _unknown_answer(unknown: UnknownCommand) -> str:

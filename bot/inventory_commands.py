@@ -82,7 +82,7 @@ async def remove_command(turn: ChatTurn, parsed: ParsedCommand, runtime: Runtime
 @REGISTRY.command("firmware", summary="Show the supported devices, or check a model's firmware.",
                   usage="firmware [<model> <version>]")
 async def firmware_command(turn: ChatTurn, parsed: ParsedCommand, runtime: Runtime) -> None:
-    catalog = runtime.service.catalog
+    catalog = runtime.catalog
     if not parsed.args:
         await turn.show(cards.firmware_catalog_card(catalog.entries))
         return

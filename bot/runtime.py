@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.notifications import Notifier
+from bot.rate_limit import RateLimiter
 from bot.settings import Settings
 from provisioning.clock import Clock
+from provisioning.firmware import Catalog
 from provisioning.service import ProvisioningService
 from storage import Store
 
@@ -14,4 +17,7 @@ class Runtime:
     settings: Settings
     store: Store
     service: ProvisioningService
+    catalog: Catalog
     clock: Clock
+    notifier: Notifier
+    device_limiter: RateLimiter

@@ -48,6 +48,7 @@ class Settings:
     max_upload_bytes: int = 5 * 1024 * 1024
     download_hosts: tuple[str, ...] = DEFAULT_DOWNLOAD_HOSTS
     log_level: str = "INFO"
+    notify_retry_seconds: tuple[float, ...] = (2.0, 10.0, 60.0, 300.0)  # not from env: tests shorten it
 
     @property
     def auth_enabled(self) -> bool:

@@ -191,7 +191,7 @@ async def _show_status(turn: ChatTurn, submission: Submission, runtime: Runtime)
 
 @SUBMISSIONS.action(a.SHOW_FIRMWARE)
 async def _show_firmware(turn: ChatTurn, submission: Submission, runtime: Runtime) -> None:
-    await turn.show(cards.firmware_catalog_card(runtime.service.catalog.entries))
+    await turn.show(cards.firmware_catalog_card(runtime.catalog.entries))
 
 
 @SUBMISSIONS.action(a.REMOVE_REQUEST)

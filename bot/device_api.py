@@ -1,0 +1,182 @@
+"""The device API: what a Teams Android device calls during remote provisioning.
+
+JSON over HTTP on the bot's own app. Errors are `{"error": code, "message": text}` where
+the message is something a technician can act on. Token-endpoint answers follow RFC 8628
+section 3.5. Nothing here logs a verification code or a token.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from bot.notifications import Notifier
+from bot.runtime import Runtime
+from provisioning.codes import format_user_code
+from provisioning.errors import (
+    AlreadySignedIn,
+    CodeExpired,
+    DeviceGrantError,
+    DeviceLocked,
+    FirmwareRejected,
+    InvalidCode,
+    InvalidDeviceToken,
+    ProvisioningError,
+)
+
+log = logging.getLogger(__name__)
+
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+MAX_BODY_BYTES = 16 * 1024
+RuntimeOf = Callable[[], Runtime]
+
+
+def add_device_routes(app: web.Application, runtime: RuntimeOf) -> None:
+    api = _DeviceApi(runtime)
+    app.router.add_post("/api/devices/provision", api.provision)
+    app.router.add_get("/api/devices/me", api.me)
+    app.router.add_post("/api/devices/token", api.token)
+    app.router.add_post("/api/devices/factory-reset", api.factory_reset)
+
+
+class _DeviceApi:
+    def __init__(self, runtime: RuntimeOf) -> None:
+        self._runtime = runtime
+
+    def _notifier(self) -> Notifier:
+        return self._runtime().notifier
+
+    async def provision(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        if isinstance(body, web.Response):
+            return body
+        fields = {name: body.get(name) for name in ("mac", "verification_code", "model", "firmware_version")}
+        missing = [name for name, value in fields.items() if not isinstance(value, str) or not value.strip()]
+        if missing:
+            return error(400, "invalid_request", f"Missing or empty: {', '.join(missing)}.")
+        manufacturer = body.get("manufacturer")
+        if manufacturer is not None and not isinstance(manufacturer, str):
+            return error(400, "invalid_request", "manufacturer must be a string.")
+        wait = self._runtime().device_limiter.check(request.remote or "unknown")
+        if wait:
+            log.warning("device API: rate limit hit by %s", request.remote)
+            return error(429, "too_many_attempts", f"Too many attempts from this network. Wait {wait} s and try again.",
+                         headers={"Retry-After": str(wait)})
+        service = self._runtime().service
+        try:
+            result = await service.provision(fields["mac"], fields["verification_code"], fields["model"],
+                                             fields["firmware_version"], manufacturer)
+        except InvalidCode as wrong:
+            log.warning("device API: wrong verification code for %s from %s", fields["mac"][:32], request.remote)
+            for device in wrong.locked_out:
+                self._notifier().device_locked(device)
+            return error(401, wrong.error, wrong.message)
+        except DeviceLocked as locked:
+            return error(429, locked.error, locked.message, headers={"Retry-After": str(locked.retry_after)})
+        except AlreadySignedIn as signed_in:
+            return error(409, signed_in.error, signed_in.message)
+        except CodeExpired as expired:
+            return error(410, expired.error, expired.message)
+        except FirmwareRejected as rejected:
+            extra = {"minimum_version": rejected.minimum_version} if rejected.minimum_version else {}
+            return error(422, rejected.error, rejected.message, **extra)
+        except ProvisioningError as refusal:  # InvalidRequest: a bad MAC or field
+            return error(400, "invalid_request", refusal.message)
+        log.info("device API: %s provisioned in tenant %s", result.device.mac, result.tenant_id)
+        self._notifier().device_provisioned(result.device)
+        return _json({"tenant_name": result.tenant_name, "device_token": result.device_token,
+                      "state": result.device.state.value})
+
+    async def me(self, request: web.Request) -> web.Response:
+        token = _bearer(request)
+        try:
+            view = self._runtime().service.device_view(token)
+        except InvalidDeviceToken as bad:
+            return _unauthorized(bad)
+        grant = view.sign_in
+        sign_in = None
+        if grant is not None:
+            base = self._runtime().settings.public_url
+            sign_in = {"device_code": grant.device_code, "user_code": format_user_code(grant.user_code),
+                       "verification_uri": f"{base}/device", "expires_in": view.sign_in_expires_in,
+                       "interval": grant.interval}
+        device = view.device
+        return _json({"mac": device.mac, "state": device.state.value, "tenant_name": view.tenant_name,
+                      "account": device.account, "sign_in": sign_in})
+
+    async def token(self, request: web.Request) -> web.Response:
+        token = _bearer(request)
+        form = await _form_or_json(request)
+        if isinstance(form, web.Response):
+            return form
+        if form.get("grant_type") != DEVICE_CODE_GRANT:
+            return error(400, "unsupported_grant_type", f"grant_type must be {DEVICE_CODE_GRANT}.")
+        device_code = form.get("device_code")
+        if not isinstance(device_code, str) or not device_code:
+            return error(400, "invalid_request", "device_code is required.")
+        try:
+            grant = await self._runtime().service.poll_token(token, device_code)
+        except InvalidDeviceToken as bad:
+            return _unauthorized(bad)
+        except DeviceGrantError as pending:
+            extra = {"interval": pending.interval} if hasattr(pending, "interval") else {}
+            return error(400, pending.error, pending.message, **extra)
+        log.info("device API: %s signed in as %s", grant.device.mac, grant.account)
+        self._notifier().device_signed_in(grant.device)
+        return _json({"access_token": grant.access_token, "token_type": grant.token_type,
+                      "expires_in": grant.expires_in, "account": grant.account})
+
+    async def factory_reset(self, request: web.Request) -> web.Response:
+        try:
+            device = await self._runtime().service.factory_reset(_bearer(request))
+        except InvalidDeviceToken as bad:
+            return _unauthorized(bad)
+        log.info("device API: %s factory reset", device.mac)
+        self._notifier().device_reset(device)
+        return _json({"mac": device.mac, "state": device.state.value})
+
+
+def _bearer(request: web.Request) -> str:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+async def _json_body(request: web.Request) -> dict[str, Any] | web.Response:
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        return error(413, "invalid_request", "The request body is too large.")
+    raw = await request.content.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        return error(413, "invalid_request", "The request body is too large.")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return error(400, "invalid_request", "The body must be a JSON object.")
+    if not isinstance(body, dict):
+        return error(400, "invalid_request", "The body must be a JSON object.")
+    return body
+
+
+async def _form_or_json(request: web.Request) -> dict[str, Any] | web.Response:
+    if request.content_type == "application/x-www-form-urlencoded":
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            return error(413, "invalid_request", "The request body is too large.")
+        form = await request.post()
+        return {key: value for key, value in form.items() if isinstance(value, str)}
+    return await _json_body(request)
+
+
+def _unauthorized(bad: InvalidDeviceToken) -> web.Response:
+    return error(401, bad.error, bad.message, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
+def error(status: int, code: str, message: str, *, headers: dict[str, str] | None = None, **extra: Any) -> web.Response:
+    return _json({"error": code, "message": message, **extra}, status=status, headers=headers)
+
+
+def _json(data: dict[str, Any], *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    # Tokens and grants must not be cached by anything in between (RFC 6749 section 5.1).
+    all_headers = {"Cache-Control": "no-store", "Pragma": "no-cache", **(headers or {})}
+    return web.Response(status=status, body=orjson.dumps(data), content_type="application/json", headers=all_headers)

@@ -1,0 +1,35 @@
+"""A per-key sliding-window rate limit, kept in memory (one process serves the API)."""
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+
+MAX_TRACKED_KEYS = 100_000  # bounds memory if many addresses knock once each
+
+
+class RateLimiter:
+    def __init__(self, limit: int, window_seconds: float, now: Callable[[], float]) -> None:
+        self._limit = limit
+        self._window = window_seconds
+        self._now = now
+        self._hits: dict[str, deque[float]] = {}
+
+    def check(self, key: str) -> int:
+        """Count one attempt for `key`; 0 if allowed, else seconds until one is."""
+        now = self._now()
+        hits = self._hits.get(key)
+        if hits is None:
+            if len(self._hits) >= MAX_TRACKED_KEYS:
+                self._forget_idle(now)
+            hits = self._hits[key] = deque()
+        while hits and hits[0] <= now - self._window:
+            hits.popleft()
+        if len(hits) >= self._limit:
+            return max(1, math.ceil(hits[0] + self._window - now))
+        hits.append(now)
+        return 0
+
+    def _forget_idle(self, now: float) -> None:
+        for key in [k for k, h in self._hits.items() if not h or h[-1] <= now - self._window]:
+            del self._hits[key]
