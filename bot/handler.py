@@ -20,6 +20,7 @@ from bot.commands import REGISTRY as registry
 from bot.help_commands import command_help
 from bot.submissions import SUBMISSIONS
 import bot.inventory_commands  # noqa: F401  (declares its commands into the registry)
+import bot.signin  # noqa: F401
 from bot.commands import ArgumentParseError, HelpRequested, NotAuthorized, UnknownCommand
 from bot.identity import command_text, speaker_of
 from bot.runtime import Runtime

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import cards
 from bot.card_memory import CardMemory, CardRecord
 from bot.chat import ChatTurn, new_card_id
+from bot.notifications import LATEST, reference_doc
 from bot.runtime import Runtime
 from cards.tabs import TAB_STATES
 from provisioning.devices import Device, DeviceState
@@ -37,6 +38,13 @@ async def answer_card(turn: ChatTurn, record: CardRecord | None, card: dict) -> 
     if target and await turn.replace(target, card):
         return
     await turn.show(card)
+
+
+async def remember_conversation(turn: ChatTurn, runtime: Runtime, macs: Sequence[str]) -> None:
+    """Where to tell the admin what these devices do next (and the tenant's latest)."""
+    reference = reference_doc(turn.activity)
+    for key in (*macs, LATEST):
+        await runtime.service.save_conversation(turn.tenant_id, key, reference)
 
 
 async def show_add_form(turn: ChatTurn, runtime: Runtime) -> None:
@@ -80,11 +88,13 @@ async def issue_code(turn: ChatTurn, runtime: Runtime, mac_text: str, expected_s
     if expected_state is not None:
         _expect_state(service.get_device(turn.tenant_id, mac_text), expected_state)
     device = await service.issue_code(turn.tenant_id, turn.actor, mac_text)
+    await remember_conversation(turn, runtime, [device.mac])
     await turn.show(cards.code_issued_card(device, runtime.clock.now(), new_card_id()))
 
 
 async def issue_all_codes(turn: ChatTurn, runtime: Runtime) -> None:
     devices = await runtime.service.issue_codes_for_all(turn.tenant_id, turn.actor)
+    await remember_conversation(turn, runtime, [])
     if not devices:
         await turn.say("Every device waiting on activation already has a valid code (or there are none). "
                        "Type `codes` to see them, or `add <MAC> [location]` to add devices.")

@@ -122,7 +122,7 @@ class SubmissionRegistry:
 SUBMISSIONS = SubmissionRegistry()
 
 
-def _mac(submission: Submission) -> str:
+def submitted_mac(submission: Submission) -> str:
     return parse_mac(submission.text("mac", max_length=64))
 
 
@@ -145,7 +145,7 @@ async def _add_device(turn: ChatTurn, submission: Submission, runtime: Runtime) 
     try:
         record = await memory.claim(turn.tenant_id, submission.card_id, inventory.PURPOSE_ADD_FORM)
     except CardNotOpen as closed:
-        await turn.say(_closed_message(closed, "Type `add` for a new form."))
+        await turn.say(closed_message(closed, "Type `add` for a new form."))
         return
     try:
         if not mac_text:
@@ -171,7 +171,7 @@ async def _list_devices(turn: ChatTurn, submission: Submission, runtime: Runtime
 @SUBMISSIONS.action(a.ISSUE_CODE)
 async def _issue_code(turn: ChatTurn, submission: Submission, runtime: Runtime) -> None:
     expected = submission.state() if "expected_state" in submission.data else None
-    await inventory.issue_code(turn, runtime, _mac(submission), expected)
+    await inventory.issue_code(turn, runtime, submitted_mac(submission), expected)
 
 
 @SUBMISSIONS.action(a.ISSUE_ALL_CODES)
@@ -186,7 +186,7 @@ async def _show_codes(turn: ChatTurn, submission: Submission, runtime: Runtime) 
 
 @SUBMISSIONS.action(a.SHOW_STATUS)
 async def _show_status(turn: ChatTurn, submission: Submission, runtime: Runtime) -> None:
-    await inventory.show_status(turn, runtime, _mac(submission))
+    await inventory.show_status(turn, runtime, submitted_mac(submission))
 
 
 @SUBMISSIONS.action(a.SHOW_FIRMWARE)
@@ -196,17 +196,17 @@ async def _show_firmware(turn: ChatTurn, submission: Submission, runtime: Runtim
 
 @SUBMISSIONS.action(a.REMOVE_REQUEST)
 async def _remove_request(turn: ChatTurn, submission: Submission, runtime: Runtime) -> None:
-    await inventory.ask_remove(turn, runtime, _mac(submission))
+    await inventory.ask_remove(turn, runtime, submitted_mac(submission))
 
 
 @SUBMISSIONS.action(a.REMOVE_CONFIRM)
 async def _remove_confirm(turn: ChatTurn, submission: Submission, runtime: Runtime) -> None:
-    mac = _mac(submission)
+    mac = submitted_mac(submission)
     expected = submission.state()
     try:
         record = await CardMemory(runtime.store).claim(turn.tenant_id, submission.card_id, inventory.PURPOSE_CONFIRM_REMOVE, mac)
     except CardNotOpen as closed:
-        await turn.say(_closed_message(closed, f"Type `remove {mac}` to ask again."))
+        await turn.say(closed_message(closed, f"Type `remove {mac}` to ask again."))
         return
     try:
         await runtime.service.remove_device(turn.tenant_id, turn.actor, mac, expected_state=expected)
@@ -218,16 +218,16 @@ async def _remove_confirm(turn: ChatTurn, submission: Submission, runtime: Runti
 
 @SUBMISSIONS.action(a.REMOVE_CANCEL)
 async def _remove_cancel(turn: ChatTurn, submission: Submission, runtime: Runtime) -> None:
-    mac = _mac(submission)
+    mac = submitted_mac(submission)
     try:
         record = await CardMemory(runtime.store).claim(turn.tenant_id, submission.card_id, inventory.PURPOSE_CONFIRM_REMOVE, mac)
     except CardNotOpen as closed:
-        await turn.say(_closed_message(closed, "Nothing was changed."))
+        await turn.say(closed_message(closed, "Nothing was changed."))
         return
     await inventory.answer_card(turn, record, cards.resolved_card("Cancelled", f"{mac} was not removed."))
 
 
-def _closed_message(closed: CardNotOpen, next_step: str) -> str:
+def closed_message(closed: CardNotOpen, next_step: str) -> str:
     if closed.used:
         return f"That card was already used, so this click did nothing. {next_step}"
     return f"That card is not one I can act on (it may be from another conversation or too old). {next_step}"
