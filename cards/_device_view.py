@@ -1,0 +1,109 @@
+"""How one device is described in any card: state, code, hardware, and its buttons."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from provisioning.devices import Device, DeviceState
+
+from . import actions as a
+from ._elements import Element, Run, cell, plain, run, submit, text
+from ._format import clip, format_code, format_time_left, format_utc
+
+LOCATION_MAX_LENGTH = 128  # the domain's limit; the table layout and size budget assume it
+# Device-reported strings (model, firmware, account) have no limit the cards can rely on.
+REPORTED_MAX_LENGTH = 64
+TABLE_CELL_MAX = 48  # device-reported text in a table cell; the status card shows more
+
+
+# A line of the bot's own text and the style keywords `run()` and `text()` share.
+Line = tuple[str, dict[str, Any]]
+
+
+def state_parts(device: Device) -> list[Line]:
+    parts: list[Line] = [(device.state.label, {"weight": "Bolder"})]
+    if device.locked:
+        parts.append(("Locked after too many wrong codes", {"color": "Attention"}))
+    return parts
+
+
+def code_parts(device: Device, now: datetime) -> list[Line]:
+    """The code and its expiry, or why there is none."""
+    code = device.code
+    if device.locked:
+        return [("Locked: issue a new code", {"color": "Attention"})]
+    if code is None:
+        return [("No code yet", {"subtle": True})]
+    when = format_utc(code.expires_at)
+    if not code.is_valid_at(now):
+        return [("Code expired", {"color": "Warning"}), (when, {"subtle": True})]
+    return [(format_code(code.value), {"monospace": True, "weight": "Bolder"}),
+            (f"{when} ({format_time_left(code.expires_at, now)})", {"subtle": True})]
+
+
+def as_runs(parts: list[Line]) -> list[Run]:
+    """Parts on one line, for a fact value."""
+    runs: list[Run] = []
+    for index, (value, style) in enumerate(parts):
+        runs.append(run(value if index == 0 else f"  {value}", **style))
+    return runs
+
+
+def as_text_blocks(parts: list[Line]) -> list[Element]:
+    """Parts one per line, for a table cell (TextBlocks: smaller than RichTextBlocks)."""
+    return [text(value, **style) for value, style in parts]
+
+
+def hardware_text(device: Device, limit: int = REPORTED_MAX_LENGTH) -> str:
+    """`Yealink T55A, firmware 58.15.0.124`, or what is not known yet."""
+    name = " ".join(clip(part, limit) for part in (device.manufacturer, device.model) if part)
+    firmware = f"firmware {clip(device.firmware, limit)}" if device.firmware else ""
+    return ", ".join(part for part in (name, firmware) if part) or "Model not reported yet"
+
+
+def detail_lines(device: Device, now: datetime) -> list[Element]:
+    """The last table column: the code while waiting on activation, the hardware after.
+
+    Device-reported text is clipped harder here than in the status card: it is the
+    main lever on a table page's size."""
+    if device.state is DeviceState.WAITING_ON_ACTIVATION:
+        return as_text_blocks(code_parts(device, now))
+    if device.state is DeviceState.SIGNED_IN:
+        return [plain(clip(hardware_text(device), TABLE_CELL_MAX // 2)),
+                plain(run(clip(device.account or "account unknown", TABLE_CELL_MAX // 2), subtle=True))]
+    lines = [plain(clip(hardware_text(device), TABLE_CELL_MAX))]
+    if device.state is DeviceState.SIGNING_IN:
+        lines.append(text("Sign-in in progress", subtle=True))
+    return lines
+
+
+def device_actions(device: Device, now: datetime, card_id: str, *, remove: bool = True) -> list[Element]:
+    """The buttons that fit the device's state, then Remove."""
+    buttons: list[Element] = []
+    if device.state is DeviceState.WAITING_ON_ACTIVATION:
+        # "New code" warns that the valid code the technician may hold will stop working.
+        title = "New code" if has_valid_code(device, now) else "Generate code"
+        buttons.append(issue_code_action(device, card_id, title))
+    elif device.state in (DeviceState.WAITING_FOR_SIGN_IN, DeviceState.SIGNING_IN):
+        buttons.append(submit("Sign in", a.SIGN_IN_START, card_id, mac=device.mac))
+    if remove:
+        buttons.append(submit("Remove", a.REMOVE_REQUEST, card_id, style="destructive", mac=device.mac))
+    return buttons
+
+
+def has_valid_code(device: Device, now: datetime) -> bool:
+    return device.code is not None and not device.locked and device.code.is_valid_at(now)
+
+
+def issue_code_action(device: Device, card_id: str, title: str = "Generate code") -> Element:
+    return submit(title, a.ISSUE_CODE, card_id, mac=device.mac, expected_state=device.state.value)
+
+
+def mac_cell(mac: str, card_id: str) -> Element:
+    """The MAC, looking like a link, opening the device's status."""
+    return cell(text(mac, monospace=True, color="Accent"),
+                select_action=submit("Status", a.SHOW_STATUS, card_id, mac=mac))
+
+
+def location_text(device: Device) -> str:
+    return clip(device.location, LOCATION_MAX_LENGTH) if device.location else "\u2014"

@@ -1,0 +1,54 @@
+"""The remote sign-in card: the RFC 8628 user code to compare with the device's screen,
+and the account to sign in."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Final
+
+from provisioning.devices import Device
+
+from . import actions as a
+from ._device_view import hardware_text, location_text
+from ._elements import Element, card, error_text, facts, heading, plain, run, submit, text, text_input
+from ._format import format_time_left, format_utc
+
+# A hint for the client only (JavaScript syntax); the server validates the UPN itself.
+UPN_INPUT_REGEX: Final = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+def sign_in_card(device: Device, user_code_formatted: str, expires_at: datetime, now: datetime,
+                 card_id: str, error: str | None = None, account: str = "") -> Element:
+    """Shows the pending grant's user code (`XXXX-XXXX`) and asks for the account.
+
+    Re-send it with `error` and the typed `account` when the server refuses the account.
+    Once the grant has expired, the card says so and offers a new sign-in instead."""
+    left = format_time_left(expires_at, now)
+    summary = facts([
+        ("MAC ID", run(device.mac, monospace=True)),
+        ("Location", location_text(device)),
+        ("Device", hardware_text(device)),
+    ])
+    if left == "expired":
+        return card([
+            heading("Sign-in code expired", color="Warning"),
+            summary,
+            text(f"The code {user_code_formatted} expired at {format_utc(expires_at)}. "
+                 "Start a new sign-in; the device shows the new code.", spacing="Medium"),
+        ], [submit("Start a new sign-in", a.SIGN_IN_START, card_id, mac=device.mac)])
+    return card([
+        heading("Sign in a user"),
+        summary,
+        text("Code on the device's screen", weight="Bolder", spacing="Medium"),
+        plain(run(user_code_formatted, monospace=True, size="ExtraLarge", weight="Bolder",
+                  color="Accent")),
+        text(f"Check that the device shows this code before you approve. Expires "
+             f"{format_utc(expires_at)} ({left}).", subtle=True),
+        error_text(error) if error else None,
+        text_input(a.INPUT_ACCOUNT, "Account to sign in (UPN)", value=account, required=True,
+                   regex=UPN_INPUT_REGEX, style="Email", placeholder="room-2.14@contoso.com",
+                   error_message="Enter the account's user principal name, such as "
+                                 "room-2.14@contoso.com."),
+    ], [
+        submit("Sign in", a.SIGN_IN_APPROVE, card_id, style="positive", mac=device.mac),
+        submit("Cancel", a.SIGN_IN_CANCEL, card_id, ignore_inputs=True, mac=device.mac),
+    ])
