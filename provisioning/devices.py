@@ -231,7 +231,9 @@ def provisioned(
         device_token_hash=device_token_hash,
         updated_at=now,
     )
-    hardware = " ".join(p for p in (manufacturer, model) if p)
+    # Devices often report the vendor inside the model too ("Yealink MP56").
+    named = manufacturer and not model.casefold().startswith(manufacturer.casefold())
+    hardware = f"{manufacturer} {model}" if named else model
     return _logged(changed, now, "provisioned", by, f"{hardware}, firmware {firmware}")
 
 

@@ -3,10 +3,13 @@
 It behaves as `repository.py` promises: per-tenant isolation, `commit` applies every
 change at once before its first await (it has none), and a record value of None deletes
 the record. Devices pass through `to_doc`/`from_doc` and audit events through JSON on the
-way in, so anything a durable store could not hold fails here too.
+way in, so anything a durable store could not hold fails here too. With `yields`, a
+commit hands the event loop over that many times after applying its changes, as a
+durable store does while it flushes, so tests can catch a check-then-commit that races.
 """
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from collections.abc import Mapping, Sequence
@@ -19,8 +22,9 @@ from .devices import Device
 class MemoryTenantRepository:
     """One tenant's devices, records and audit log, in dicts and a list."""
 
-    def __init__(self, tenant_id: str) -> None:
+    def __init__(self, tenant_id: str, yields: int = 0) -> None:
         self.tenant_id = tenant_id
+        self._yields = yields
         self._devices: dict[str, Device] = {}
         self._records: dict[tuple[str, str], dict[str, Any]] = {}
         self.audit: list[AuditEvent] = []  # every event committed, oldest first
@@ -60,6 +64,8 @@ class MemoryTenantRepository:
                 self._records[key] = value
         self.audit.extend(events)
         self.commits += 1
+        for _ in range(self._yields):
+            await asyncio.sleep(0)
 
     def _checked(self, device: Device) -> Device:
         if device.tenant_id != self.tenant_id:
@@ -73,13 +79,14 @@ class MemoryTenantRepository:
 class MemoryRepository:
     """All tenants, created on first use."""
 
-    def __init__(self) -> None:
+    def __init__(self, yields: int = 0) -> None:
         self._tenants: dict[str, MemoryTenantRepository] = {}
+        self._yields = yields
 
     def tenant(self, tenant_id: str) -> MemoryTenantRepository:
         repo = self._tenants.get(tenant_id)
         if repo is None:
-            repo = self._tenants[tenant_id] = MemoryTenantRepository(tenant_id)
+            repo = self._tenants[tenant_id] = MemoryTenantRepository(tenant_id, self._yields)
         return repo
 
     def tenants_with_mac(self, mac: str) -> list[str]:

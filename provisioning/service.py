@@ -411,7 +411,9 @@ class ProvisioningService:
             raise InvalidRequest(error.message) from None
         now = self._clock.now()
         candidates = self._devices_with_mac(mac)
-        if candidates and all(d.locked for d in candidates):
+        # Locked if every registration that could take a code is locked (one, normally).
+        waiting = [d for d in candidates if d.state is DeviceState.WAITING_ON_ACTIVATION]
+        if waiting and all(d.locked for d in waiting):
             raise DeviceLocked(
                 "Too many wrong codes were entered on this device, so it is locked. Ask "
                 "your admin to issue a new verification code, then enter that one.",

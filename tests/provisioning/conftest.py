@@ -27,8 +27,17 @@ async def memory_repository(tmp_path: Path) -> AsyncIterator[Repository]:
     yield MemoryRepository()
 
 
+@asynccontextmanager
+async def yielding_memory_repository(tmp_path: Path) -> AsyncIterator[Repository]:
+    # Commits give the loop away like a flushing store, so interleavings really happen.
+    yield MemoryRepository(yields=3)
+
+
 RepositoryFactory = Callable[[Path], AbstractAsyncContextManager[Repository]]
-REPOSITORY_FACTORIES: list[Any] = [pytest.param(memory_repository, id="memory")]
+REPOSITORY_FACTORIES: list[Any] = [
+    pytest.param(memory_repository, id="memory"),
+    pytest.param(yielding_memory_repository, id="memory-yielding"),
+]
 
 TENANT = "tenant-a"
 OTHER_TENANT = "tenant-b"

@@ -445,3 +445,17 @@ async def test_factory_reset_from_waiting_for_sign_in_allows_provisioning_again(
     code = (await service.issue_code(TENANT, ADMIN, MAC)).code
     assert code is not None
     assert (await service.provision(MAC, code.value, MODEL, GOOD_FIRMWARE)).device.state is DeviceState.WAITING_FOR_SIGN_IN
+
+
+async def test_concurrent_wrong_codes_are_each_counted_and_lock_once(
+    service: ProvisioningService, recorder: RecordingRepository
+) -> None:
+    await added_with_code(service)
+    outcomes = await asyncio.gather(
+        *(service.provision(MAC, f"{i:012d}", MODEL, GOOD_FIRMWARE) for i in range(1, 9)),
+        return_exceptions=True,
+    )
+    assert [type(o) for o in outcomes] == [InvalidCode] * 5 + [DeviceLocked] * 3
+    device = service.get_device(TENANT, MAC)
+    assert (device.failed_attempts, device.locked) == (5, True)
+    assert recorder.actions().count("device.locked_out") == 1
