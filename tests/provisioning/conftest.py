@@ -33,10 +33,22 @@ async def yielding_memory_repository(tmp_path: Path) -> AsyncIterator[Repository
     yield MemoryRepository(yields=3)
 
 
+@asynccontextmanager
+async def tinydb_store(tmp_path: Path) -> AsyncIterator[Repository]:
+    from storage.store import open_store
+
+    store = await open_store(tmp_path / "data")
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
 RepositoryFactory = Callable[[Path], AbstractAsyncContextManager[Repository]]
 REPOSITORY_FACTORIES: list[Any] = [
     pytest.param(memory_repository, id="memory"),
     pytest.param(yielding_memory_repository, id="memory-yielding"),
+    pytest.param(tinydb_store, id="tinydb"),
 ]
 
 TENANT = "tenant-a"
