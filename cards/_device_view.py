@@ -5,15 +5,15 @@ from datetime import datetime
 from typing import Any
 
 from provisioning.devices import Device, DeviceState
+from provisioning.service import LOCATION_MAX_LENGTH
 
 from . import actions as a
 from ._elements import Element, Run, cell, plain, run, submit, text
 from ._format import clip, format_code, format_time_left, format_utc
 
-LOCATION_MAX_LENGTH = 128  # the domain's limit; the table layout and size budget assume it
 # Device-reported strings (model, firmware, account) have no limit the cards can rely on.
 REPORTED_MAX_LENGTH = 64
-TABLE_CELL_MAX = 48  # device-reported text in a table cell; the status card shows more
+TABLE_CELL_MAX = 40  # device-reported text in a table cell; the status card shows more
 
 
 # A line of the bot's own text and the style keywords `run()` and `text()` share.
@@ -22,7 +22,7 @@ Line = tuple[str, dict[str, Any]]
 
 def state_parts(device: Device) -> list[Line]:
     parts: list[Line] = [(device.state.label, {"weight": "Bolder"})]
-    if device.locked:
+    if device.locked and device.state is DeviceState.WAITING_ON_ACTIVATION:
         parts.append(("Locked after too many wrong codes", {"color": "Attention"}))
     return parts
 
@@ -30,7 +30,7 @@ def state_parts(device: Device) -> list[Line]:
 def code_parts(device: Device, now: datetime) -> list[Line]:
     """The code and its expiry, or why there is none."""
     code = device.code
-    if device.locked:
+    if device.locked and device.state is DeviceState.WAITING_ON_ACTIVATION:
         return [("Locked: issue a new code", {"color": "Attention"})]
     if code is None:
         return [("No code yet", {"subtle": True})]
@@ -68,12 +68,9 @@ def detail_lines(device: Device, now: datetime) -> list[Element]:
     main lever on a table page's size."""
     if device.state is DeviceState.WAITING_ON_ACTIVATION:
         return as_text_blocks(code_parts(device, now))
-    if device.state is DeviceState.SIGNED_IN:
-        return [plain(clip(hardware_text(device), TABLE_CELL_MAX // 2)),
-                plain(run(clip(device.account or "account unknown", TABLE_CELL_MAX // 2), subtle=True))]
     lines = [plain(clip(hardware_text(device), TABLE_CELL_MAX))]
-    if device.state is DeviceState.SIGNING_IN:
-        lines.append(text("Sign-in in progress", subtle=True))
+    if device.state is DeviceState.SIGNED_IN and device.account:
+        lines.append(plain(run(clip(device.account, TABLE_CELL_MAX), subtle=True)))
     return lines
 
 

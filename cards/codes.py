@@ -8,7 +8,7 @@ from typing import Final
 from provisioning.devices import Device
 
 from . import actions as a
-from ._device_view import location_text, mac_cell
+from ._device_view import location_text
 from ._elements import (Element, action_set, card, cell, facts, heading, plain, run, submit,
                         table, text)
 from ._format import format_code, format_time_left, format_utc
@@ -92,7 +92,7 @@ def codes_table(devices: Sequence[Device], now: datetime, card_id: str) -> Eleme
             raise ValueError(f"device {device.mac} has no code to list")
         expires = device.code.expires_at
         rows.append([
-            mac_cell(device.mac, card_id),
+            cell(text(device.mac, monospace=True)),
             cell(plain(location_text(device))),
             cell(text(format_code(device.code.value), monospace=True, weight="Bolder")),
             cell(text(format_utc(expires)), text(format_time_left(expires, now), subtle=True)),

@@ -25,20 +25,23 @@ _HEADINGS = {
 
 def firmware_catalog_card(entries: Sequence[CatalogEntry]) -> Element:
     """`firmware`: every supported model with its minimum firmware, by category."""
-    shown = list(entries[:FIRMWARE_ROWS_SHOWN])
+    # Stable sort: entries keep the catalog's order within a category.
+    shown = sorted(entries, key=lambda e: e.category)[:FIRMWARE_ROWS_SHOWN]
     body: list[Element | None] = [
         heading("Supported devices"),
         text("A device can be provisioned remotely when its model is listed and its firmware "
              "is at least the minimum. Check one with **firmware <model> <version>**.", subtle=True),
     ]
+    rows = []
     for category, group in groupby(shown, key=lambda e: e.category):
-        body.append(plain(run(clip(category, _FIELD_MAX), weight="Bolder", size="Medium"),
-                          spacing="Medium"))
-        body.append(table([("Vendor", 2), ("Model", 3), ("Minimum firmware", 3)], [
-            [cell(plain(clip(e.vendor, _FIELD_MAX))), cell(plain(clip(e.model, _FIELD_MAX))),
-             cell(plain(run(clip(e.minimum_version, _FIELD_MAX), monospace=True)))]
-            for e in group]))
-    if not entries:
+        for index, e in enumerate(group):
+            # The category only on its first row: the table reads as groups.
+            rows.append([cell(plain(run(clip(category, _FIELD_MAX), weight="Bolder")) if index == 0 else None),
+                         cell(plain(clip(e.vendor, _FIELD_MAX))), cell(plain(clip(e.model, _FIELD_MAX))),
+                         cell(text(clip(e.minimum_version, _FIELD_MAX), monospace=True))])
+    if rows:
+        body.append(table([("Category", 3), ("Vendor", 2), ("Model", 3), ("Minimum firmware", 3)], rows))
+    else:
         body.append(text("The catalog is empty: no device can be provisioned until an admin "
                          "adds models to it."))
     if len(entries) > len(shown):
