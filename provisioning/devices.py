@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
@@ -145,15 +145,16 @@ _RESET_HINT = (
 
 def new_device(tenant_id: str, mac: str, location: str, now: datetime, by: str) -> Device:
     """A device just added by an admin: *Waiting on activation*, no code yet."""
-    device = Device(
+    detail = f"location: {location}" if location else ""
+    return Device(
         tenant_id=tenant_id,
         mac=mac,
         location=location,
         state=DeviceState.WAITING_ON_ACTIVATION,
         created_at=now,
         updated_at=now,
+        history=(HistoryEntry(at=now, action="added", actor=by, detail=detail),),
     )
-    return _logged(device, now, "added", by, f"location: {location}" if location else "")
 
 
 def with_code(device: Device, code: VerificationCode, now: datetime, by: str) -> Device:
@@ -168,21 +169,22 @@ def with_code(device: Device, code: VerificationCode, now: datetime, by: str) ->
             f"{device.mac} is already provisioned ({device.state.label}); it doesn't need a "
             "code. Sign a user in to it, or factory reset the device to provision it again."
         )
-    changed = replace(device, code=code, failed_attempts=0, locked=False, updated_at=now)
-    detail = f"expires {_when(code.expires_at)}"
-    return _logged(changed, now, "code reissued" if device.code else "code issued", by, detail)
+    action = "code reissued" if device.code else "code issued"
+    return _logged(
+        device, now, action, by, f"expires {_when(code.expires_at)}",
+        code=code, failed_attempts=0, locked=False,
+    )
 
 
 def with_failed_attempt(device: Device, max_attempts: int, now: datetime) -> Device:
     """Count a wrong code entered on the device; the `max_attempts`-th locks it."""
     attempts = device.failed_attempts + 1
     locked = device.locked or attempts >= max_attempts
-    changed = replace(device, failed_attempts=attempts, locked=locked, updated_at=now)
     if locked and not device.locked:
-        return _logged(
-            changed, now, "locked out", "device", f"{attempts} wrong codes; issue a new code"
-        )
-    return _logged(changed, now, "wrong code", "device", f"attempt {attempts} of {max_attempts}")
+        action, detail = "locked out", f"{attempts} wrong codes; issue a new code"
+    else:
+        action, detail = "wrong code", f"attempt {attempts} of {max_attempts}"
+    return _logged(device, now, action, "device", detail, failed_attempts=attempts, locked=locked)
 
 
 def provisioned(
@@ -220,8 +222,11 @@ def provisioned(
             f"{device.mac}'s verification code expired {_when(device.code.expires_at)}. "
             "Issue a new code."
         )
-    changed = replace(
-        device,
+    # Devices often report the vendor inside the model too ("Yealink MP56").
+    named = manufacturer and not model.casefold().startswith(manufacturer.casefold())
+    hardware = f"{manufacturer} {model}" if named else model
+    return _logged(
+        device, now, "provisioned", by, f"{hardware}, firmware {firmware}",
         state=DeviceState.WAITING_FOR_SIGN_IN,
         model=model,
         manufacturer=manufacturer,
@@ -229,12 +234,7 @@ def provisioned(
         code=None,
         failed_attempts=0,
         device_token_hash=device_token_hash,
-        updated_at=now,
     )
-    # Devices often report the vendor inside the model too ("Yealink MP56").
-    named = manufacturer and not model.casefold().startswith(manufacturer.casefold())
-    hardware = f"{manufacturer} {model}" if named else model
-    return _logged(changed, now, "provisioned", by, f"{hardware}, firmware {firmware}")
 
 
 def start_sign_in(device: Device, grant: SignInGrant, now: datetime, by: str) -> Device:
@@ -261,9 +261,10 @@ def start_sign_in(device: Device, grant: SignInGrant, now: datetime, by: str) ->
             f"A sign-in for {device.mac} is already pending (expires "
             f"{_when(current.expires_at)}). Approve or cancel it first."
         )
-    changed = replace(device, state=DeviceState.SIGNING_IN, sign_in=grant, updated_at=now)
     detail = f"for {grant.account}" if grant.account else ""
-    return _logged(changed, now, "sign-in started", by, detail)
+    return _logged(
+        device, now, "sign-in started", by, detail, state=DeviceState.SIGNING_IN, sign_in=grant
+    )
 
 
 def approve(device: Device, account: str, approver: str, now: datetime, by: str) -> Device:
@@ -275,8 +276,7 @@ def approve(device: Device, account: str, approver: str, now: datetime, by: str)
             "the device signs in on its next poll."
         )
     approved = replace(grant, account=account, approved_by=approver, approved_at=now)
-    changed = replace(device, sign_in=approved, updated_at=now)
-    return _logged(changed, now, "sign-in approved", by, f"for {account}")
+    return _logged(device, now, "sign-in approved", by, f"for {account}", sign_in=approved)
 
 
 def deny(device: Device, now: datetime, by: str) -> Device:
@@ -286,13 +286,10 @@ def deny(device: Device, now: datetime, by: str) -> Device:
         raise TransitionRefused(
             f"{device.mac} has no sign-in to cancel ({device.state.label})."
         )
-    changed = replace(
-        device,
-        state=DeviceState.WAITING_FOR_SIGN_IN,
-        sign_in=replace(grant, denied=True),
-        updated_at=now,
+    return _logged(
+        device, now, "sign-in cancelled", by,
+        state=DeviceState.WAITING_FOR_SIGN_IN, sign_in=replace(grant, denied=True),
     )
-    return _logged(changed, now, "sign-in cancelled", by)
 
 
 def with_poll(device: Device, now: datetime, interval: int) -> Device:
@@ -314,30 +311,25 @@ def signed_in(device: Device, now: datetime, by: str) -> Device:
         or not grant.is_live_at(now)
     ):
         raise TransitionRefused(f"{device.mac} has no approved sign-in to complete.")
-    changed = replace(
-        device,
-        state=DeviceState.SIGNED_IN,
-        account=grant.account,
-        signed_in_at=now,
-        sign_in=None,
-        updated_at=now,
+    return _logged(
+        device, now, "signed in", by, f"as {grant.account}",
+        state=DeviceState.SIGNED_IN, account=grant.account, signed_in_at=now, sign_in=None,
     )
-    return _logged(changed, now, "signed in", by, f"as {grant.account}")
 
 
 def factory_reset(device: Device, now: datetime, by: str) -> Device:
     """Back to *Waiting on activation* from any state: keeps MAC, location, creation time
     and history (the admin's record); forgets code, hardware, token, grant and account."""
-    fresh = Device(
+    entry = HistoryEntry(at=now, action="factory reset", actor=by, detail=f"was {device.state.label}")
+    return Device(
         tenant_id=device.tenant_id,
         mac=device.mac,
         location=device.location,
         state=DeviceState.WAITING_ON_ACTIVATION,
         created_at=device.created_at,
         updated_at=now,
-        history=device.history,
+        history=(device.history + (entry,))[-HISTORY_LIMIT:],
     )
-    return _logged(fresh, now, "factory reset", by, f"was {device.state.label}")
 
 
 def parse_account(text: str) -> str:
@@ -383,13 +375,22 @@ def _pending_grant(device: Device, now: datetime, verb: str) -> SignInGrant:
     return grant
 
 
-def _logged(device: Device, now: datetime, action: str, by: str, detail: str = "") -> Device:
+def _logged(
+    device: Device, now: datetime, action: str, by: str, detail: str = "", **changes: Any
+) -> Device:
+    """`device` with `changes`, `updated_at` and a history entry, in one copy.
+
+    Bulk operations run this for every device: building from `__dict__` costs less than
+    half of `dataclasses.replace`, which was most of a 10,000-device bulk issue.
+    """
     history = device.history + (HistoryEntry(at=now, action=action, actor=by, detail=detail),)
-    return replace(device, history=history[-HISTORY_LIMIT:])
+    fields = {**device.__dict__, **changes, "updated_at": now, "history": history[-HISTORY_LIMIT:]}
+    return Device(**fields)
 
 
 def _when(moment: datetime) -> str:
-    return f"at {moment:%Y-%m-%d %H:%M} UTC"
+    # isoformat, not strftime: several times faster, and bulk code issue formats 10,000.
+    return f"at {moment.astimezone(timezone.utc).isoformat(' ', 'minutes')[:16]} UTC"
 
 
 # --- documents: JSON-safe dicts for the store (ISO datetimes, enum values) ---------------
