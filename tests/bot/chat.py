@@ -18,6 +18,13 @@ from tests.bot.connector import FakeConnector
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "activities"
 _SAMPLES = {path.stem: json.loads(path.read_text()) for path in FIXTURES.glob("*.json")}
 _ids = itertools.count(1)
+SENT_CARDS: dict[str, dict[str, Any]] = {}  # every card the bot sent in this test session, to validate once
+
+
+def _collect(replies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for card in cards_in(replies):
+        SENT_CARDS.setdefault(json.dumps(card, sort_keys=True), card)
+    return replies
 
 TEAMS_TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 OTHER_TENANT = "0d3f6a1e-5b2c-4d8e-9f7a-6b5c4d3e2f1a"
@@ -63,7 +70,7 @@ class ChatDriver:
         body = dict(body, deliveryMode="expectReplies")
         response = await self.post(body)
         assert response.status == 200, await response.text()
-        return (await response.json())["activities"]
+        return _collect((await response.json())["activities"])
 
     async def say(self, text: str, sample: str = "emulator_message", **changes: Any) -> list[dict[str, Any]]:
         """Send text with normal delivery; return the replies the connector received for it."""
@@ -74,7 +81,7 @@ class ChatDriver:
         before = len(self.connector.received)
         response = await self.post(body)
         assert response.status in (200, 201), await response.text()
-        return [r.body for r in self.connector.received[before:]]
+        return _collect([r.body for r in self.connector.received[before:]])
 
     async def submit(self, data: dict[str, Any], sample: str = "emulator_message", **changes: Any) -> list[dict[str, Any]]:
         """A card's Action.Submit as the client sends it: a message with `value` and no text."""

@@ -10,7 +10,8 @@ from aiohttp.test_utils import TestServer
 from bot.app import create_app
 from bot.settings import Settings
 from provisioning.clock import FakeClock
-from tests.bot.chat import ChatDriver
+from tests.bot.chat import SENT_CARDS, ChatDriver
+from tests.cardcheck import validate_cards
 from tests.bot.connector import FakeConnector
 
 
@@ -35,3 +36,11 @@ async def chat(aiohttp_client, settings: Settings, clock: FakeClock, connector) 
     fake, url = connector
     client = await aiohttp_client(create_app(settings, clock=clock))
     return ChatDriver(client, fake, url)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_sent_card_renders_in_teams():  # type: ignore[no-untyped-def]
+    """After the bot tests: every distinct card the bot sent passes the 1.5 renderer check."""
+    yield
+    if SENT_CARDS:
+        validate_cards(list(SENT_CARDS.values()))

@@ -1,0 +1,260 @@
+"""Issue 6 over HTTP: the device API, remote sign-in from the chat, and admin notices."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from bot.app import RUNTIME, create_app
+from bot.settings import Settings
+from provisioning.clock import FakeClock
+from tests.bot.chat import ChatDriver, cards_in, texts_in
+from tests.bot.test_inventory import submit_data
+
+MAC = "00-1A-2B-3C-4D-5E"
+T55A = {"model": "T55A", "manufacturer": "Yealink", "firmware_version": "58.15.0.124"}
+GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", tenant_name="Contoso", device_rate_limit=1000,
+                    notify_retry_seconds=(0.01, 0.01))
+
+
+def code_of(chat: ChatDriver, mac: str = MAC) -> str:
+    return chat.client.app[RUNTIME].service.get_device("local", mac).code.value
+
+
+async def provision(chat: ChatDriver, code: str, mac: str = MAC, **overrides: str):  # type: ignore[no-untyped-def]
+    body = {"mac": mac, "verification_code": code, **T55A, **overrides}
+    return await chat.client.post("/api/devices/provision", json=body)
+
+
+async def ready_device(chat: ChatDriver) -> str:
+    """Added, coded and provisioned; returns the device token."""
+    await chat.say(f"add {MAC} Building 2, room 2.14")
+    await chat.say(f"code {MAC}")
+    response = await provision(chat, code_of(chat))
+    assert response.status == 200, await response.text()
+    return (await response.json())["device_token"]
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def notices(chat: ChatDriver, count: int) -> list[str]:
+    received = await chat.connector.wait_for(count)
+    return [a.get("text") or "" for a in received]
+
+
+async def test_the_whole_flow_from_add_to_signed_in_and_back(chat: ChatDriver, clock: FakeClock) -> None:
+    await chat.say(f"add {MAC} Building 2, room 2.14")
+    await chat.say(f"code {MAC}")
+    code = code_of(chat)
+    response = await provision(chat, f"{code[:4]}-{code[4:8]}-{code[8:]}")
+    assert response.status == 200
+    body = await response.json()
+    assert body["tenant_name"] == "Contoso" and body["state"] == "waiting_for_sign_in"
+    token = body["device_token"]
+    sent = len(chat.connector.received)
+    text = "\n".join(await notices(chat, sent + 1))
+    assert "was provisioned" in text and "58.15.0.124" in text and "room 2.14" in text
+
+    # the admin starts the sign-in; the card shows the device's user code
+    card = cards_in(await chat.say(f"signin {MAC}"))[0]
+    me = await (await chat.client.get("/api/devices/me", headers=auth(token))).json()
+    grant = me["sign_in"]
+    assert grant["user_code"] in json.dumps(card)
+    assert grant["interval"] == 5 and grant["expires_in"] > 0 and grant["verification_uri"].startswith("http")
+
+    poll = {"grant_type": GRANT, "device_code": grant["device_code"]}
+    pending = await chat.client.post("/api/devices/token", data=poll, headers=auth(token))
+    assert pending.status == 400 and (await pending.json())["error"] == "authorization_pending"
+
+    sent = len(chat.connector.received)
+    await chat.submit(submit_data(card, "sign_in_approve") | {"account": "room-214@contoso.com"})
+    clock.advance(seconds=6)
+    done = await chat.client.post("/api/devices/token", json=poll, headers=auth(token))
+    assert done.status == 200, await done.text()
+    tokens = await done.json()
+    assert tokens["token_type"] == "Bearer" and tokens["account"] == "room-214@contoso.com" and tokens["access_token"]
+    assert "signed in as room-214@contoso.com" in "\n".join(await notices(chat, sent + 2))
+
+    refused = await provision(chat, code)
+    assert refused.status == 409 and (await refused.json())["error"] == "already_signed_in"
+    assert "factory reset" in texts_in(await chat.say(f"code {MAC}")).lower()
+
+    reset = await chat.client.post("/api/devices/factory-reset", headers=auth(token))
+    assert reset.status == 200 and (await reset.json())["state"] == "waiting_on_activation"
+    assert (await chat.client.get("/api/devices/me", headers=auth(token))).status == 401
+    await chat.say(f"code {MAC}")
+    again = await provision(chat, code_of(chat))
+    assert again.status == 200
+
+
+@pytest.mark.parametrize("body", [
+    {}, {"mac": MAC}, {"mac": "nope", "verification_code": "1", **T55A}, [], "text",
+    {"mac": MAC, "verification_code": 123456789012, **T55A},
+])
+async def test_malformed_provision_requests_are_400(chat: ChatDriver, body: object) -> None:
+    response = await chat.client.post("/api/devices/provision", json=body)
+    assert response.status == 400
+    payload = await response.json()
+    assert payload["error"] == "invalid_request" and payload["message"]
+
+
+async def test_non_json_provision_body_is_400(chat: ChatDriver) -> None:
+    response = await chat.client.post("/api/devices/provision", data=b"\xff\x00garbage")
+    assert response.status == 400
+
+
+async def test_wrong_code_and_unknown_mac_get_the_same_answer(chat: ChatDriver) -> None:
+    await chat.say(f"add {MAC}")
+    await chat.say(f"code {MAC}")
+    wrong = await provision(chat, "000000000000" if code_of(chat) != "000000000000" else "111111111111")
+    unknown = await provision(chat, "123412341234", mac="02-11-22-33-44-55")
+    assert wrong.status == unknown.status == 401
+    assert await wrong.json() == await unknown.json()
+
+
+async def test_expired_code_is_410(chat: ChatDriver, clock: FakeClock) -> None:
+    await chat.say(f"add {MAC}")
+    await chat.say(f"code {MAC}")
+    clock.advance(hours=24, seconds=1)
+    response = await provision(chat, code_of(chat))
+    assert response.status == 410 and (await response.json())["error"] == "code_expired"
+
+
+@pytest.mark.parametrize("overrides,error", [
+    ({"firmware_version": "58.15.0.100"}, "firmware_too_old"),
+    ({"model": "Nokia 3310", "manufacturer": "Nokia"}, "unsupported_device"),
+])
+async def test_unsupported_device_or_old_firmware_is_422(chat: ChatDriver, overrides: dict, error: str) -> None:
+    await chat.say(f"add {MAC}")
+    await chat.say(f"code {MAC}")
+    response = await provision(chat, code_of(chat), **overrides)
+    payload = await response.json()
+    assert response.status == 422 and payload["error"] == error
+    if error == "firmware_too_old":
+        assert payload["minimum_version"] == "58.15.0.124"
+    assert chat.client.app[RUNTIME].service.get_device("local", MAC).code is not None, "code not spent"
+
+
+async def test_five_wrong_codes_lock_the_mac_and_tell_the_admin(chat: ChatDriver) -> None:
+    await chat.say(f"add {MAC} Lobby")
+    await chat.say(f"code {MAC}")
+    good = code_of(chat)
+    wrong = "999999999999" if good != "999999999999" else "888888888888"
+    sent = len(chat.connector.received)
+    for _ in range(5):
+        assert (await provision(chat, wrong)).status == 401
+    locked = await provision(chat, good)
+    assert locked.status == 429 and locked.headers["Retry-After"].isdigit()
+    assert "locked" in "\n".join(await notices(chat, sent + 1))
+    await chat.say(f"code {MAC}")
+    assert (await provision(chat, code_of(chat))).status == 200
+
+
+async def test_rate_limit_per_client_address(aiohttp_client, tmp_path: Path, connector, clock) -> None:  # type: ignore[no-untyped-def]
+    fake, url = connector
+    client = await aiohttp_client(create_app(Settings(data_dir=tmp_path / "d", device_rate_limit=3), clock=clock))
+    statuses = []
+    for _ in range(4):
+        response = await client.post("/api/devices/provision",
+                                     json={"mac": MAC, "verification_code": "123412341234", **T55A})
+        statuses.append(response.status)
+    assert statuses == [401, 401, 401, 429]
+    assert int(response.headers["Retry-After"]) > 0
+
+
+async def test_polling_too_fast_is_slow_down_and_the_interval_grows(chat: ChatDriver, clock: FakeClock) -> None:
+    token = await ready_device(chat)
+    await chat.say(f"signin {MAC}")
+    me = await (await chat.client.get("/api/devices/me", headers=auth(token))).json()
+    poll = {"grant_type": GRANT, "device_code": me["sign_in"]["device_code"]}
+    assert (await (await chat.client.post("/api/devices/token", json=poll, headers=auth(token))).json())["error"] == "authorization_pending"
+    clock.advance(seconds=1)
+    fast = await (await chat.client.post("/api/devices/token", json=poll, headers=auth(token))).json()
+    assert fast["error"] == "slow_down" and fast["interval"] == 10
+    clock.advance(seconds=6)
+    assert (await (await chat.client.post("/api/devices/token", json=poll, headers=auth(token))).json())["error"] == "slow_down"
+    clock.advance(seconds=16)
+    assert (await (await chat.client.post("/api/devices/token", json=poll, headers=auth(token))).json())["error"] == "authorization_pending"
+
+
+async def test_cancel_denies_the_grant(chat: ChatDriver) -> None:
+    token = await ready_device(chat)
+    card = cards_in(await chat.say(f"signin {MAC}"))[0]
+    me = await (await chat.client.get("/api/devices/me", headers=auth(token))).json()
+    await chat.submit(submit_data(card, "sign_in_cancel"))
+    poll = {"grant_type": GRANT, "device_code": me["sign_in"]["device_code"]}
+    denied = await chat.client.post("/api/devices/token", json=poll, headers=auth(token))
+    assert (await denied.json())["error"] == "access_denied"
+
+
+async def test_an_expired_grant_says_so_and_offers_a_new_one(chat: ChatDriver, clock: FakeClock) -> None:
+    token = await ready_device(chat)
+    card = cards_in(await chat.say(f"signin {MAC}"))[0]
+    me = await (await chat.client.get("/api/devices/me", headers=auth(token))).json()
+    clock.advance(minutes=16)
+    poll = {"grant_type": GRANT, "device_code": me["sign_in"]["device_code"]}
+    assert (await (await chat.client.post("/api/devices/token", json=poll, headers=auth(token))).json())["error"] == "expired_token"
+    replies = await chat.submit(submit_data(card, "sign_in_approve") | {"account": "a@contoso.com"})
+    update = [r for r in chat.connector.received if r.method == "update"][-1]
+    assert "expired" in json.dumps(update.body).lower()
+    assert "sign_in_start" in json.dumps(update.body)
+
+
+async def test_an_invalid_account_comes_back_on_the_card(chat: ChatDriver) -> None:
+    await ready_device(chat)
+    card = cards_in(await chat.say(f"signin {MAC}"))[0]
+    await chat.submit(submit_data(card, "sign_in_approve") | {"account": "not an account"})
+    update = [r for r in chat.connector.received if r.method == "update"][-1]
+    assert "not an account" in json.dumps(update.body)
+    assert chat.client.app[RUNTIME].service.get_device("local", MAC).sign_in.approved_by is None
+
+
+@pytest.mark.parametrize("header", ["", "Bearer", "Bearer abc.def.ghi", "Basic Zm9v"])
+async def test_stolen_or_malformed_tokens_are_refused(chat: ChatDriver, header: str) -> None:
+    await ready_device(chat)
+    response = await chat.client.get("/api/devices/me", headers={"Authorization": header} if header else {})
+    assert response.status == 401 and (await response.json())["error"] == "invalid_token"
+
+
+async def test_a_token_with_another_secret_is_refused(chat: ChatDriver) -> None:
+    token = await ready_device(chat)
+    tenant, mac, secret = token.split(".")
+    forged = f"{tenant}.{mac}.{'A' * len(secret)}"
+    assert (await chat.client.get("/api/devices/me", headers=auth(forged))).status == 401
+
+
+async def test_a_failing_notice_is_retried(chat: ChatDriver, caplog) -> None:  # type: ignore[no-untyped-def]
+    await chat.say(f"add {MAC} Lobby")
+    await chat.say(f"code {MAC}")
+    chat.connector.fail_sends = 1
+    sent = len(chat.connector.received)
+    with caplog.at_level(logging.WARNING):
+        assert (await provision(chat, code_of(chat))).status == 200
+        text = "\n".join(await notices(chat, sent + 1))
+    assert "was provisioned" in text
+    assert "attempt 1" in caplog.text
+
+
+async def test_no_secret_reaches_the_logs(chat: ChatDriver, caplog, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
+    with caplog.at_level(logging.DEBUG):
+        token = await ready_device(chat)
+        code = code_of(chat) if chat.client.app[RUNTIME].service.get_device("local", MAC).code else None
+        card = cards_in(await chat.say(f"signin {MAC}"))[0]
+        me = await (await chat.client.get("/api/devices/me", headers=auth(token))).json()
+        await chat.submit(submit_data(card, "sign_in_approve") | {"account": "a@contoso.com"})
+        clock.advance(seconds=6)
+        poll = {"grant_type": GRANT, "device_code": me["sign_in"]["device_code"]}
+        tokens = await (await chat.client.post("/api/devices/token", json=poll, headers=auth(token))).json()
+    secrets = [token, token.split(".")[-1], me["sign_in"]["device_code"], tokens["access_token"]]
+    for secret in secrets:
+        assert secret not in caplog.text
+    assert code is None, "the code is spent on provisioning"

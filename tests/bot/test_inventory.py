@@ -1,0 +1,278 @@
+"""Issue 4 over HTTP: every inventory command and card form, forged and stale submits,
+tenant isolation and refused non-admins."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.app import create_app
+from bot.settings import Settings
+from tests.bot.chat import OTHER_TENANT, TEAMS_TENANT, ChatDriver, cards_in, in_tenant, teams_user, texts_in
+
+MAC = "00-1A-2B-3C-4D-5E"
+
+
+def submit_data(card: dict, action: str) -> dict:
+    """The data of the card's first Action.Submit named `action`, wherever it sits."""
+    found: list[dict] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "Action.Submit" and node.get("data", {}).get("action") == action:
+                found.append(node["data"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(card)
+    assert found, f"no {action} button in {json.dumps(card)[:400]}"
+    return dict(found[0])
+
+
+async def test_add_by_text_says_what_is_next(chat: ChatDriver) -> None:
+    text = texts_in(await chat.say(f"add 00:1a:2b:3c:4d:5e Building 2, room 2.14"))
+    assert MAC in text and "Building 2, room 2.14" in text
+    assert f"code {MAC}" in text
+
+
+@pytest.mark.parametrize("form", ["001A.2B3C.4D5E", "001a2b3c4d5e", "00-1a-2b-3c-4d-5e"])
+async def test_add_accepts_every_mac_form_and_shows_the_canonical_one(chat: ChatDriver, form: str) -> None:
+    assert MAC in texts_in(await chat.say(f"ADD {form}"))
+
+
+async def test_add_with_an_invalid_mac_lists_the_accepted_forms(chat: ChatDriver) -> None:
+    text = texts_in(await chat.say("add 00-1A-2B-3C-4D"))
+    assert "AA-BB-CC-DD-EE-FF" in text and "AABB.CCDD.EEFF" in text
+
+
+@pytest.mark.parametrize("mac", ["FF-FF-FF-FF-FF-FF", "00-00-00-00-00-00", "01-00-5E-00-00-01"])
+async def test_add_refuses_addresses_that_are_never_a_device(chat: ChatDriver, mac: str) -> None:
+    await chat.say(f"add {mac}")
+    assert "0 devices" in texts_in(await chat.say("list all")) or "No devices" in texts_in(await chat.say("list all"))
+
+
+async def test_a_duplicate_says_which_tab_the_device_is_in(chat: ChatDriver) -> None:
+    await chat.say(f"add {MAC} Lobby")
+    text = texts_in(await chat.say(f"add {MAC.lower()} Elsewhere"))
+    assert "Waiting on activation" in text
+
+
+async def test_add_alone_answers_the_form(chat: ChatDriver) -> None:
+    card = cards_in(await chat.say("add"))[0]
+    assert submit_data(card, "add_device")["card_id"]
+
+
+async def test_the_add_form_adds_and_is_replaced_so_it_cannot_be_sent_twice(chat: ChatDriver) -> None:
+    form = cards_in(await chat.say("add"))[0]
+    data = submit_data(form, "add_device") | {"mac": "00:1A:2B:3C:4D:5E", "location": "Lobby"}
+    await chat.submit(data)
+    updates = [r for r in chat.connector.received if r.method == "update"]
+    assert updates, "the form is replaced in place"
+    assert MAC in json.dumps(updates[-1].body)
+    again = texts_in(await chat.submit(data))
+    assert "already used" in again
+    assert texts_in(await chat.say("list all")).count(MAC) >= 1
+
+
+async def test_a_refused_form_comes_back_with_the_error_and_the_typed_values(chat: ChatDriver) -> None:
+    form = cards_in(await chat.say("add"))[0]
+    data = submit_data(form, "add_device") | {"mac": "nonsense", "location": "Lobby"}
+    await chat.submit(data)
+    update = [r for r in chat.connector.received if r.method == "update"][-1]
+    card = update.body["attachments"][0]["content"]
+    assert "nonsense" in json.dumps(card) and "Lobby" in json.dumps(card)
+    # corrected and sent again from the same card: accepted
+    await chat.submit(data | {"mac": MAC})
+    assert MAC in texts_in(await chat.say(f"status {MAC}"))
+
+
+async def test_list_without_argument_shows_counts_and_the_waiting_tab(chat: ChatDriver) -> None:
+    await chat.say(f"add {MAC} Lobby")
+    text = texts_in(await chat.say("list"))
+    assert "Waiting on activation" in text and MAC in text
+
+
+async def test_list_pages_keep_each_message_small(chat: ChatDriver) -> None:
+    import cards
+
+    count = cards.DEVICE_ROWS_PER_PAGE + 3
+    for i in range(count):
+        await chat.say(f"add 02-00-00-00-{i // 256:02X}-{i % 256:02X} " + "L" * 120)
+    first = await chat.say("list waiting")
+    second = await chat.say("list waiting page 2")
+    assert len(json.dumps(first)) < 25_000 and len(json.dumps(second)) < 25_000
+    assert "02-00-00-00-00-00" in texts_in(first)
+    assert f"02-00-00-00-00-{count - 1:02X}" in texts_in(second)
+    assert "no page 9" in texts_in(await chat.say("list waiting page 9"))
+
+
+async def test_list_with_an_unknown_tab_says_which_exist(chat: ChatDriver) -> None:
+    text = texts_in(await chat.say("list everything"))
+    assert "waiting" in text and "signedin" in text
+
+
+async def test_code_then_codes_shows_the_code_and_time_left(chat: ChatDriver) -> None:
+    await chat.say(f"add {MAC} Lobby")
+    issued = texts_in(await chat.say(f"code {MAC}"))
+    assert "24 h" in issued or "23 h" in issued
+    listed = texts_in(await chat.say("codes"))
+    assert MAC in listed and "Lobby" in listed
+
+
+async def test_reissuing_a_code_voids_the_old_one(chat: ChatDriver) -> None:
+    await chat.say(f"add {MAC}")
+    await chat.say(f"code {MAC}")
+    runtime = chat.client.app[_runtime_key()]
+    first = runtime.service.get_device("local", MAC).code.value
+    await chat.say(f"code {MAC}")
+    second = runtime.service.get_device("local", MAC).code.value
+    assert first != second
+
+
+async def test_code_all_issues_only_where_needed(chat: ChatDriver) -> None:
+    for i in range(3):
+        await chat.say(f"add 02-00-00-00-00-0{i}")
+    await chat.say("code 02-00-00-00-00-00")
+    runtime = chat.client.app[_runtime_key()]
+    before = runtime.service.get_device("local", "02-00-00-00-00-00").code.value
+    await chat.say("code all")
+    assert len(runtime.service.valid_codes("local")) == 3
+    assert runtime.service.get_device("local", "02-00-00-00-00-00").code.value == before
+    assert "already has a valid code" in texts_in(await chat.say("code all"))
+
+
+async def test_code_for_an_unknown_device_says_to_add_it(chat: ChatDriver) -> None:
+    assert "Add it first" in texts_in(await chat.say(f"code {MAC}"))
+
+
+async def test_status_shows_state_and_history(chat: ChatDriver) -> None:
+    await chat.say(f"add {MAC} Lobby")
+    await chat.say(f"code {MAC}")
+    text = texts_in(await chat.say(f"status {MAC}"))
+    assert "Waiting on activation" in text and "Lobby" in text and "History" in text
+
+
+async def test_remove_asks_then_removes_once(chat: ChatDriver) -> None:
+    await chat.say(f"add {MAC} Lobby")
+    confirm = cards_in(await chat.say(f"remove {MAC}"))[0]
+    data = submit_data(confirm, "remove_confirm")
+    await chat.submit(data)
+    assert "not one of this tenant" in texts_in(await chat.say(f"status {MAC}"))
+    assert "already used" in texts_in(await chat.submit(data))
+
+
+async def test_cancel_keeps_the_device_and_closes_the_card(chat: ChatDriver) -> None:
+    await chat.say(f"add {MAC} Lobby")
+    confirm = cards_in(await chat.say(f"remove {MAC}"))[0]
+    await chat.submit(submit_data(confirm, "remove_cancel"))
+    assert "already used" in texts_in(await chat.submit(submit_data(confirm, "remove_confirm")))
+    assert "Lobby" in texts_in(await chat.say(f"status {MAC}"))
+
+
+async def test_a_stale_confirmation_changes_nothing(chat: ChatDriver) -> None:
+    await chat.say(f"add {MAC} Lobby")
+    confirm = cards_in(await chat.say(f"remove {MAC}"))[0]
+    data = submit_data(confirm, "remove_confirm") | {"expected_state": "waiting_for_sign_in"}
+    text = texts_in(await chat.submit(data))
+    assert "nothing was removed" in text.lower()
+    assert "Lobby" in texts_in(await chat.say(f"status {MAC}"))
+
+
+@pytest.mark.parametrize("value", [
+    {"action": "drop_tables"},
+    {"action": "add_device"},
+    {"action": "remove_confirm", "card_id": "forged", "mac": MAC, "expected_state": "waiting_on_activation"},
+    {"action": "issue_code", "mac": 42},
+    {"action": "issue_code", "mac": MAC, "expected_state": "bogus"},
+    {"action": "list_devices", "tab": "waiting", "page": -1},
+    {"action": "list_devices", "tab": "../../etc", "page": 1},
+    {"action": ["list"]},
+])
+async def test_forged_submissions_get_a_clear_answer_and_change_nothing(chat: ChatDriver, value: dict) -> None:
+    await chat.say(f"add {MAC} Lobby")
+    replies = await chat.submit(value)
+    assert replies and replies[0].get("text"), "a plain answer, not silence"
+    assert "Sorry, something went wrong" not in texts_in(replies)
+    assert "Lobby" in texts_in(await chat.say(f"status {MAC}"))
+    runtime = chat.client.app[_runtime_key()]
+    assert runtime.service.get_device("local", MAC).code is None
+
+
+async def test_a_row_action_on_a_device_that_changed_state_is_refused(chat: ChatDriver) -> None:
+    await chat.say(f"add {MAC} Lobby")
+    text = texts_in(await chat.submit({"action": "issue_code", "card_id": "x", "mac": MAC,
+                                       "expected_state": "waiting_for_sign_in"}))
+    assert "nothing was changed" in text
+    assert chat.client.app[_runtime_key()].service.get_device("local", MAC).code is None
+
+
+async def test_firmware_lists_the_catalog_and_checks_a_version(chat: ChatDriver) -> None:
+    assert "Yealink" in texts_in(await chat.say("firmware"))
+    old = texts_in(await chat.say("firmware Yealink T55A 58.15.0.100"))
+    assert "58.15.0.124" in old
+    assert "supported" in texts_in(await chat.say("firmware T55A 58.15.0.124")).lower()
+
+
+async def test_usage_errors_show_the_usage_line(chat: ChatDriver) -> None:
+    text = texts_in(await chat.say("status"))
+    assert "Usage: `status <MAC>`" in text
+
+
+def _runtime_key():  # type: ignore[no-untyped-def]
+    from bot.app import RUNTIME
+
+    return RUNTIME
+
+
+@pytest.fixture
+async def teams(aiohttp_client, tmp_path: Path, connector, clock) -> ChatDriver:  # type: ignore[no-untyped-def]
+    fake, url = connector
+    settings = Settings(data_dir=tmp_path / "data", admins=frozenset({"5f7b1c2d-8e9a-4b3c-9d1e-2f3a4b5c6d7e"}))
+    return ChatDriver(await aiohttp_client(create_app(settings, clock=clock)), fake, url)
+
+
+async def test_tenants_never_see_each_others_devices(teams: ChatDriver) -> None:
+    await teams.say(f"add {MAC} Contoso lobby", sample="teams_personal_message")
+    other = in_tenant(teams.activity("teams_personal_message", text="list all"), OTHER_TENANT)
+    assert MAC not in texts_in(await teams.send(other))
+    status = in_tenant(teams.activity("teams_personal_message", text=f"status {MAC}"), OTHER_TENANT)
+    assert "not one of this tenant" in texts_in(await teams.send(status))
+    # the other tenant may add the same MAC without touching the first tenant's device
+    add = in_tenant(teams.activity("teams_personal_message", text=f"add {MAC} Fabrikam lobby"), OTHER_TENANT)
+    await teams.send(add)
+    assert "Contoso lobby" in texts_in(await teams.say(f"status {MAC}", sample="teams_personal_message"))
+
+
+async def test_a_card_from_one_tenant_cannot_be_used_in_another(teams: ChatDriver) -> None:
+    await teams.say(f"add {MAC} Lobby", sample="teams_personal_message")
+    confirm = cards_in(await teams.say(f"remove {MAC}", sample="teams_personal_message"))[0]
+    forged = in_tenant(teams.activity("teams_personal_message"), OTHER_TENANT)
+    forged.pop("text")
+    forged["value"] = submit_data(confirm, "remove_confirm")
+    assert "not one I can act on" in texts_in(await teams.send(forged)) or "not one of this tenant" in texts_in(await teams.send(forged))
+    assert "Lobby" in texts_in(await teams.say(f"status {MAC}", sample="teams_personal_message"))
+
+
+async def test_non_admins_cannot_submit_cards(teams: ChatDriver) -> None:
+    body = teams_user(teams.activity("teams_personal_message"), aad="99999999-0000-0000-0000-000000000000")
+    body.pop("text")
+    body["value"] = {"action": "add_device", "card_id": "x", "mac": MAC, "location": "x"}
+    assert "not authorized" in texts_in(await teams.send(body))
+    assert "No devices" in texts_in(await teams.say("list all", sample="teams_personal_message"))
+
+
+async def test_teams_submit_replaces_the_card_by_reply_to_id(teams: ChatDriver) -> None:
+    form = cards_in(await teams.say("add", sample="teams_personal_message"))[0]
+    card_activity = teams.connector.received[-1]
+    body = teams.activity("teams_personal_message")
+    body.pop("text")
+    body["replyToId"] = "act-1"
+    body["value"] = submit_data(form, "add_device") | {"mac": MAC, "location": "Lobby"}
+    await teams.send(body)
+    updates = [r for r in teams.connector.received if r.method == "update"]
+    assert updates and updates[-1].activity_id == "act-1"
+    assert card_activity.method == "reply"
