@@ -32,7 +32,7 @@ async def connector() -> AsyncIterator[tuple[FakeConnector, str]]:
 
 
 @pytest.fixture
-async def chat(aiohttp_client, settings: Settings, clock: FakeClock, connector) -> ChatDriver:  # type: ignore[no-untyped-def]
+async def chat(connector, aiohttp_client, settings: Settings, clock: FakeClock) -> ChatDriver:  # type: ignore[no-untyped-def]
     fake, url = connector
     client = await aiohttp_client(create_app(settings, clock=clock))
     return ChatDriver(client, fake, url)
