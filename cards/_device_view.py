@@ -74,7 +74,7 @@ def detail_lines(device: Device, now: datetime) -> list[Element]:
     return lines
 
 
-def device_actions(device: Device, now: datetime, card_id: str, *, remove: bool = True) -> list[Element]:
+def device_actions(device: Device, now: datetime, card_id: str) -> list[Element]:
     """The buttons that fit the device's state, then Remove."""
     buttons: list[Element] = []
     if device.state is DeviceState.WAITING_ON_ACTIVATION:
@@ -83,8 +83,7 @@ def device_actions(device: Device, now: datetime, card_id: str, *, remove: bool 
         buttons.append(issue_code_action(device, card_id, title))
     elif device.state in (DeviceState.WAITING_FOR_SIGN_IN, DeviceState.SIGNING_IN):
         buttons.append(submit("Sign in", a.SIGN_IN_START, card_id, mac=device.mac))
-    if remove:
-        buttons.append(submit("Remove", a.REMOVE_REQUEST, card_id, style="destructive", mac=device.mac))
+    buttons.append(submit("Remove", a.REMOVE_REQUEST, card_id, style="destructive", mac=device.mac))
     return buttons
 
 

@@ -1,0 +1,1 @@
+"""Tests of the Adaptive Card builders (cards/)."""
