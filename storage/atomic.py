@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,12 +70,58 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
     fsync_directory(path.parent)
 
 
-def corrupt_message(path: Path, reason: str) -> str:
+# Documents per orjson call when encoding large tables. One call holds the GIL from
+# start to end; chunks of ~1,000 documents (a few ms each) let the event loop thread in
+# between, so a worker thread encoding a 40 MB checkpoint does not stall the loop for
+# the ~140 ms a single call takes.
+ENCODE_CHUNK = 1024
+
+
+def encode_list(items: Sequence[Any]) -> bytes:
+    """orjson.dumps(list(items)), in chunks that bound how long the GIL is held."""
+    if len(items) <= ENCODE_CHUNK:
+        return orjson.dumps(list(items))
+    parts = [orjson.dumps(list(items[i : i + ENCODE_CHUNK]))[1:-1] for i in range(0, len(items), ENCODE_CHUNK)]
+    return b"[" + b",".join(parts) + b"]"
+
+
+def encode_object(mapping: dict[str, Any]) -> bytes:
+    """orjson.dumps(mapping) for a {str: JSON} dict, in GIL-bounded chunks."""
+    if len(mapping) <= ENCODE_CHUNK:
+        return orjson.dumps(mapping)
+    items = list(mapping.items())
+    parts = [orjson.dumps(dict(items[i : i + ENCODE_CHUNK]))[1:-1] for i in range(0, len(items), ENCODE_CHUNK)]
+    return b"{" + b",".join(parts) + b"}"
+
+
+def encode_tables(data: dict[str, dict[str, Any]]) -> bytes:
+    """A TinyDB database as JSON bytes, exactly as `orjson.dumps(data)` would write it."""
+    parts = [orjson.dumps(name) + b":" + encode_object(table) for name, table in data.items()]
+    return b"{" + b",".join(parts) + b"}"
+
+
+def truncate_file(path: Path, size: int) -> None:
+    """Cut `path` back to `size` bytes, durably (a failed or torn append's leftovers)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return
+    try:
+        if os.fstat(fd).st_size > size:
+            os.ftruncate(fd, size)
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def corrupt_message(path: Path, reason: str, move_aside: Sequence[Path] = ()) -> str:
     """The operator-facing text for a file the store will not start with."""
+    files = list(move_aside) or [path]
+    moves = "; ".join(f"mv '{f}' '{f}.broken'" for f in files)
     return (
         f"The store file {path} cannot be read: {reason}. It was left untouched and the "
         f"service did not start. Restore it from a backup, or move it aside to start that "
-        f"tenant empty (its devices will be gone): mv '{path}' '{path}.broken'"
+        f"tenant empty (its devices will be gone): {moves}"
     )
 
 
@@ -105,7 +152,7 @@ class AtomicJSONStorage(Storage):
         return data
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
-        atomic_write_bytes(self.path, orjson.dumps(data))
+        atomic_write_bytes(self.path, encode_tables(data))
 
 
 class LiveCache(CachingMiddleware):

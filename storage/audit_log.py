@@ -41,20 +41,6 @@ def append(path: Path, committed_size: int, lines: bytes) -> int:
     return size + len(lines)
 
 
-def truncate_to(path: Path, committed_size: int) -> None:
-    """Cut bytes past `committed_size` (an unacknowledged batch's events), durably."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return
-    try:
-        if os.fstat(fd).st_size > committed_size:
-            os.ftruncate(fd, committed_size)
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def size_of(path: Path) -> int:
     try:
         return path.stat().st_size

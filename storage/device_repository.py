@@ -16,7 +16,7 @@ import orjson
 from provisioning.audit import AuditEvent
 from provisioning.devices import Device
 from storage.errors import InvalidCommit
-from storage.tenant_file import Change, Doc, Key, TableSpec, TenantFile
+from storage.tenant_file import Change, Doc, Key, TableSpec, TenantFile, gc_paused
 
 DEVICES = "devices"
 RECORDS = "records"
@@ -60,10 +60,12 @@ class DeviceRepository:
         return device
 
     def devices(self) -> list[Device]:
-        if len(self._decoded) != self._file.count(DEVICES):
-            for mac, doc in self._file.items(DEVICES):
-                if mac not in self._decoded:
-                    self._decoded[mac] = Device.from_doc(doc)
+        missing = self._file.count(DEVICES) - len(self._decoded)
+        if missing:
+            with gc_paused(missing):
+                for mac, doc in self._file.items(DEVICES):
+                    if mac not in self._decoded:
+                        self._decoded[mac] = Device.from_doc(doc)
         return list(self._decoded.values())
 
     def get_record(self, kind: str, key: str) -> dict[str, Any] | None:
@@ -83,6 +85,18 @@ class DeviceRepository:
         As in the reference repository, a MAC saved twice keeps the last device, and a
         MAC both saved and removed is removed.
         """
+        with gc_paused(len(save)):
+            future = self._stage(save, remove, audit, records)
+        # Shielded: a cancelled request must not cancel the batch others wait on.
+        await asyncio.shield(future)
+
+    def _stage(
+        self,
+        save: Sequence[Device],
+        remove: Sequence[str],
+        audit: Sequence[AuditEvent],
+        records: Mapping[tuple[str, str], dict[str, Any] | None],
+    ) -> asyncio.Future[None]:
         saved: dict[str, Device] = {}
         for device in save:
             if device.tenant_id != self.tenant_id:
@@ -99,9 +113,9 @@ class DeviceRepository:
                 raise InvalidCommit(f"A record is named by two strings, not {(kind, key)!r}; the change was not made.")
             doc = None if value is None else {"kind": kind, "key": key, "value": value}
             changes.append((RECORDS, (kind, key), doc))
-        future = self._file.stage(changes, [event.to_doc() for event in audit])
+        # Docs fresh from to_doc() are handed over, not copied: nothing else holds them.
+        future = self._file.stage(changes, [event.to_doc() for event in audit], owned=True)
         for mac, device in saved.items():
             if mac not in removed:
                 self._decoded[mac] = device
-        # Shielded: a cancelled request must not cancel the batch others wait on.
-        await asyncio.shield(future)
+        return future

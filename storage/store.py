@@ -5,6 +5,8 @@ Layout of the data directory (mode 0700, every file 0600):
 - `tenant-<32 hex>.json`: one TinyDB file per tenant, named by a SHA-256 prefix of the
   tenant id (ids come from the channel and are never trusted as paths); the id itself
   is in the file's `_meta` table with the schema version.
+- `tenant-<32 hex>.wal`: that tenant's journal of batches since the file was last
+  rewritten (see `journal.py`).
 - `tenant-<32 hex>.audit.jsonl`: that tenant's audit events, one JSON object a line.
 
 A file per tenant because a TinyDB file is rewritten whole: a shared file would rewrite
@@ -25,13 +27,14 @@ from typing import Any
 from storage.atomic import is_temp_file
 from storage import audit_log
 from storage.device_repository import DEVICES, TABLES, DeviceRepository
-from storage.errors import InvalidTenantId, StoreClosed, StoreError, StoreLocked
-from storage.tenant_file import Doc, Key, TenantFile
+from storage.errors import InvalidTenantId, StoreClosed, StoreCorrupt, StoreError, StoreLocked
+from storage.tenant_file import JOURNAL_MIN_BYTES, Doc, Key, TenantFile
 
 MAX_TENANT_ID = 256
 FILE_PREFIX = "tenant-"
 STORE_SUFFIX = ".json"
 AUDIT_SUFFIX = ".audit.jsonl"
+JOURNAL_SUFFIX = ".wal"
 LOCK_NAME = ".lock"
 
 
@@ -54,8 +57,15 @@ def file_stem(tenant_id: str) -> str:
 class Store:
     """All tenants' devices (implements `provisioning.repository.Repository`)."""
 
-    def __init__(self, directory: Path, lock_fd: int, files: Iterable[TenantFile]) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        lock_fd: int,
+        files: Iterable[TenantFile],
+        journal_min_bytes: int = JOURNAL_MIN_BYTES,
+    ) -> None:
         self.directory = directory
+        self.journal_min_bytes = journal_min_bytes
         self._lock_fd: int | None = lock_fd
         self._files: dict[str, TenantFile] = {}
         self._repos: dict[str, DeviceRepository] = {}
@@ -96,8 +106,7 @@ class Store:
         if self._closed:
             raise StoreClosed("The store is closed.")
         check_tenant_id(tenant_id)
-        stem = file_stem(tenant_id)
-        file = TenantFile(tenant_id, self.directory / (stem + STORE_SUFFIX), self.directory / (stem + AUDIT_SUFFIX), TABLES)
+        file = _tenant_file(self.directory, file_stem(tenant_id), tenant_id, self.journal_min_bytes)
         file.load()  # no file yet (or it would have been loaded at open): nothing is read
         return self._adopt(file)
 
@@ -137,11 +146,12 @@ class Store:
             self._lock_fd = None
 
 
-async def open_store(directory: Path | str) -> Store:
+async def open_store(directory: Path | str, *, journal_min_bytes: int = JOURNAL_MIN_BYTES) -> Store:
     """Open (creating, mode 0700) the data directory and load every tenant file.
 
     Raises `StoreLocked` if another process uses the directory, `StoreCorrupt` (or
-    `StoreSchemaUnsupported`) naming a file that cannot be read.
+    `StoreSchemaUnsupported`) naming a file that cannot be read. `journal_min_bytes`
+    is the journal size below which a tenant's file is never rewritten (tests lower it).
     """
     directory = Path(directory).absolute()
     try:
@@ -150,11 +160,11 @@ async def open_store(directory: Path | str) -> Store:
         raise StoreError(f"Cannot create the data directory {directory}: {exc.strerror}. Set PROVISIONING_DATA to a writable directory.") from exc
     lock_fd = _lock(directory)
     try:
-        files = await asyncio.to_thread(_load_all, directory)
+        files = await asyncio.to_thread(_load_all, directory, journal_min_bytes)
     except BaseException:
         os.close(lock_fd)
         raise
-    return Store(directory, lock_fd, files)
+    return Store(directory, lock_fd, files, journal_min_bytes)
 
 
 def _lock(directory: Path) -> int:
@@ -177,22 +187,41 @@ def _lock(directory: Path) -> int:
     return fd
 
 
-def _load_all(directory: Path) -> list[TenantFile]:
+def _tenant_file(directory: Path, stem: str, tenant_id: str | None, journal_min_bytes: int) -> TenantFile:
+    return TenantFile(
+        tenant_id,
+        directory / (stem + STORE_SUFFIX),
+        directory / (stem + JOURNAL_SUFFIX),
+        directory / (stem + AUDIT_SUFFIX),
+        TABLES,
+        journal_min_bytes,
+    )
+
+
+def _load_all(directory: Path, journal_min_bytes: int) -> list[TenantFile]:
     """Remove a crash's temporary files, then load every tenant file (blocking)."""
+    names = sorted(os.listdir(directory))
+    for name in names:
+        if is_temp_file(name) and name.startswith("." + FILE_PREFIX):
+            os.unlink(directory / name)  # an unfinished write; the file it was for is intact
     files: list[TenantFile] = []
-    for entry in sorted(os.scandir(directory), key=lambda e: e.name):
-        if is_temp_file(entry.name) and entry.name.startswith("." + FILE_PREFIX):
-            os.unlink(entry.path)  # an unfinished write; the file it was for is intact
-    for entry in sorted(os.scandir(directory), key=lambda e: e.name):
-        name = entry.name
+    for name in names:
+        if name.startswith(FILE_PREFIX) and name.endswith(JOURNAL_SUFFIX):
+            stem = name[: -len(JOURNAL_SUFFIX)]
+            if stem + STORE_SUFFIX not in names and (directory / name).stat().st_size:
+                raise StoreCorrupt(
+                    f"The journal {directory / name} has no store file {stem}{STORE_SUFFIX} beside it. "
+                    f"It was left untouched and the service did not start. Restore the store file from a "
+                    f"backup, or move the journal aside too: mv '{directory / name}' '{directory / name}.broken'",
+                    str(directory / name),
+                )
         if not (name.startswith(FILE_PREFIX) and name.endswith(STORE_SUFFIX)):
             continue
         stem = name[: -len(STORE_SUFFIX)]
-        path = directory / name
-        file = TenantFile(None, path, directory / (stem + AUDIT_SUFFIX), TABLES)
+        file = _tenant_file(directory, stem, None, journal_min_bytes)
         file.load()
         assert file.tenant_id is not None
         if file_stem(file.tenant_id) != stem:
-            file._corrupt(f"it holds tenant {file.tenant_id!r}, whose file would be {file_stem(file.tenant_id)}{STORE_SUFFIX}")
+            file.raise_corrupt(f"it holds tenant {file.tenant_id!r}, whose file would be {file_stem(file.tenant_id)}{STORE_SUFFIX}")
         files.append(file)
     return files
