@@ -1,4 +1,4 @@
-"""The `provisioning-bot` command line: `serve` runs the service."""
+"""The `provisioning-bot` command line: `serve` runs the service; `device` simulates a device."""
 from __future__ import annotations
 
 import argparse
@@ -8,9 +8,12 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 
+from bot import simulator
 from bot.app import create_app
 from bot.settings import Settings, SettingsError
 from storage import StoreCorrupt, StoreLocked
@@ -22,11 +25,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="provisioning-bot", description=__doc__)
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("serve", help="run the bot service (settings come from environment variables)")
+    device = commands.add_parser("device", help="simulate a Teams Android device against a running bot")
+    actions = device.add_subparsers(dest="action", required=True)
+    prov = actions.add_parser("provision", help="enter a verification code, then wait for the remote sign-in")
+    reset = actions.add_parser("reset", help="factory-reset the device")
+    for sub in (prov, reset):
+        sub.add_argument("--url", default="http://127.0.0.1:3978", help="the bot's base URL")
+        sub.add_argument("--mac", required=True, help="the device's MAC ID")
+        sub.add_argument("--state", type=Path, help="file keeping the device token (default .device-<MAC>.json)")
+    prov.add_argument("--code", required=True, help="the verification code from the admin")
+    prov.add_argument("--model", required=True, help='e.g. "Yealink T55A"')
+    prov.add_argument("--firmware", required=True, help="e.g. 58.15.0.124")
+    prov.add_argument("--manufacturer")
     args = parser.parse_args(argv)
     if args.command in (None, "serve"):
         return serve()
-    parser.error(f"unknown command {args.command}")
-    return 2
+    return run_device(args)
+
+
+def run_device(args: argparse.Namespace) -> int:
+    device = simulator.Device(args.url, args.mac, args.state or simulator.default_state_file(args.mac))
+    try:
+        if args.action == "provision":
+            asyncio.run(simulator.provision(device, args.code, args.model, args.firmware, args.manufacturer))
+        else:
+            asyncio.run(simulator.reset(device))
+    except simulator.DeviceError as error:
+        print(f"[screen] {error}", file=sys.stderr)
+        return 1
+    except aiohttp.ClientError as error:
+        print(f"[screen] Can't reach the bot at {args.url}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
 
 
 def serve() -> int:
