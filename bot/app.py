@@ -15,6 +15,7 @@ from aiohttp import web
 
 from bot.adapter import create_adapter
 from bot.device_api import add_device_routes
+from bot.files.downloads import add_download_routes
 from bot.handler import ProvisioningBot, turn_error_handler
 from bot.messages import messages_handler
 from bot.notifications import Notifier
@@ -44,6 +45,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.cleanup_ctx.append(_lifecycle(settings, clock or SystemClock(), notifier))
     app.router.add_post("/api/messages", messages_handler(adapter, bot))
     add_device_routes(app, runtime)
+    add_download_routes(app, runtime)
     app.router.add_get("/healthz", _healthz)
     return app
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.schema import ChannelAccount
+from botbuilder.schema.teams import FileConsentCardResponse
 
 import cards
 from bot.chat import ChatTurn, new_card_id
@@ -20,7 +21,10 @@ from bot.commands import REGISTRY as registry
 from bot.help_commands import command_help
 from bot.submissions import SUBMISSIONS
 import bot.inventory_commands  # noqa: F401  (declares its commands into the registry)
+import bot.file_commands  # noqa: F401
 import bot.signin  # noqa: F401
+from bot.files.delivery import consent_accepted, consent_declined
+from bot.files.upload import incoming_files, receive_uploads
 from bot.commands import ArgumentParseError, HelpRequested, NotAuthorized, UnknownCommand
 from bot.identity import command_text, speaker_of
 from bot.runtime import Runtime
@@ -45,6 +49,10 @@ class ProvisioningBot(TeamsActivityHandler):
         if isinstance(value, dict) and "action" in value:
             await SUBMISSIONS.dispatch(turn, value, self._runtime())
             return
+        files = incoming_files(turn_context.activity)
+        if files:
+            await receive_uploads(turn, files, self._runtime())
+            return
         text = command_text(turn_context.activity)
         await self._run_command(turn, text or "help")
 
@@ -52,6 +60,12 @@ class ProvisioningBot(TeamsActivityHandler):
         if turn_context.activity.name == "adaptiveCard/action":
             return await self._universal_action(turn_context)
         return await super().on_invoke_activity(turn_context)
+
+    async def on_teams_file_consent_accept(self, turn_context: TurnContext, response: FileConsentCardResponse) -> None:
+        await consent_accepted(self._turn(turn_context), response, self._runtime())
+
+    async def on_teams_file_consent_decline(self, turn_context: TurnContext, response: FileConsentCardResponse) -> None:
+        await consent_declined(self._turn(turn_context), response, self._runtime())
 
     async def _universal_action(self, turn_context: TurnContext) -> InvokeResponse:
         """Teams' Action.Execute: run it as the same submission an Action.Submit sends.

@@ -1,8 +1,9 @@
 """What exists only while the app runs: the store and the services built on it."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from bot.files.downloads import DownloadStore
 from bot.notifications import Notifier
 from bot.rate_limit import RateLimiter
 from bot.settings import Settings
@@ -21,3 +22,4 @@ class Runtime:
     clock: Clock
     notifier: Notifier
     device_limiter: RateLimiter
+    downloads: DownloadStore = field(default_factory=DownloadStore)  # files behind download links
