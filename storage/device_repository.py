@@ -16,7 +16,7 @@ import orjson
 from provisioning.audit import AuditEvent
 from provisioning.devices import Device
 from storage.errors import InvalidCommit
-from storage.tenant_file import Change, Doc, Key, TableSpec, TenantFile, gc_paused
+from storage.tenant_file import Change, Doc, Key, TableSpec, TenantFile, gc_paused, json_copy
 
 DEVICES = "devices"
 RECORDS = "records"
@@ -111,7 +111,8 @@ class DeviceRepository:
         for (kind, key), value in records.items():
             if not isinstance(kind, str) or not isinstance(key, str):
                 raise InvalidCommit(f"A record is named by two strings, not {(kind, key)!r}; the change was not made.")
-            doc = None if value is None else {"kind": kind, "key": key, "value": value}
+            # Copied: unlike to_doc() output, the caller still holds the value.
+            doc = None if value is None else {"kind": kind, "key": key, "value": json_copy(value)}
             changes.append((RECORDS, (kind, key), doc))
         # Docs fresh from to_doc() are handed over, not copied: nothing else holds them.
         future = self._file.stage(changes, [event.to_doc() for event in audit], owned=True)

@@ -537,6 +537,11 @@ def gc_paused(work_items: int) -> Iterator[None]:
         gc.enable()
 
 
+def json_copy(value: Any) -> Any:
+    """A deep copy through JSON; `InvalidCommit` if `value` cannot be stored."""
+    return orjson.loads(_encoded([value]))[0]
+
+
 def _private_copies(docs: list[Doc]) -> list[Doc]:
     """Deep copies normalised through JSON, checking every doc is encodable (one call)."""
     return orjson.loads(_encoded(docs)) if docs else []
@@ -549,7 +554,7 @@ def _checked(docs: list[Doc]) -> list[Doc]:
     return docs
 
 
-def _encoded(docs: list[Doc]) -> bytes:
+def _encoded(docs: list[Any]) -> bytes:
     try:
         return orjson.dumps(docs)
     except (TypeError, orjson.JSONEncodeError) as exc:
