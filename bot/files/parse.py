@@ -29,6 +29,7 @@ _SAVE_AS_CSV: Final = ("Open it in Excel and use File > Save As > **CSV UTF-8 (C
                        "then send me the .csv file.")
 _DELIMITERS: Final = (",", ";", "\t")  # in order of preference when the content can't tell
 _SNIFF_LINES: Final = 20
+_SNIFF_CHARS: Final = 64 * 1024
 _HEADER_NOISE = re.compile(r"[\s_\-.]+")
 _MAC_LIKE = re.compile(r"[0-9A-Fa-f]{8,16}")
 _MAC_SEPARATORS = re.compile(r"[\s\-:.]")
@@ -148,15 +149,18 @@ def _binary(name: str) -> FileRefused:
 
 def sniff_delimiter(text: str) -> str:
     """The separator under which the first lines look most like MAC rows or a MAC header."""
-    sample = [line for line in text.splitlines() if line.strip()][:_SNIFF_LINES]
+    sample = [line for line in text[:_SNIFF_CHARS].splitlines() if line.strip()][:_SNIFF_LINES]
 
     def score(delimiter: str) -> int:
         total = 0
-        for cells in csv.reader(sample, delimiter=delimiter):
-            if any(_header_key(c) in MAC_HEADERS for c in cells) or (cells and looks_like_mac(cells[0])):
-                total += 2
-            if len(cells) > 1:
-                total += 1
+        try:
+            for cells in csv.reader(sample, delimiter=delimiter):
+                if any(_header_key(c) in MAC_HEADERS for c in cells) or (cells and looks_like_mac(cells[0])):
+                    total += 2
+                if len(cells) > 1:
+                    total += 1
+        except csv.Error:  # the parse proper reports it, with its line
+            pass
         return total
 
     # max() keeps the first of equals, so ties go to the order of preference.
