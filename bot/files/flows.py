@@ -14,9 +14,6 @@ from provisioning.devices import DeviceState
 if TYPE_CHECKING:
     from bot.runtime import Runtime
 
-EXPORT_TAB_LABELS = {"waiting": DeviceState.WAITING_ON_ACTIVATION.label,
-                     "signin": DeviceState.WAITING_FOR_SIGN_IN.label, "all": "All devices"}
-
 
 async def show_upload_help(turn: ChatTurn, runtime: Runtime) -> None:
     max_mb = max(1, runtime.settings.max_upload_bytes // (1024 * 1024))
@@ -31,7 +28,7 @@ async def send_template(turn: ChatTurn, runtime: Runtime) -> None:
 
 async def send_export(turn: ChatTurn, runtime: Runtime, tab: str = TAB_WAITING) -> None:
     """The technician file for one tab: MAC id, location, code, expiry, state."""
-    label = EXPORT_TAB_LABELS[tab]
+    label = cards.TAB_LABELS[tab]
     states = cards.TAB_STATES[tab]
     devices = [d for d in runtime.service.list_devices(turn.tenant_id) if d.state in states]
     if not devices:
