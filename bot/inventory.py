@@ -17,7 +17,7 @@ from bot.notifications import LATEST, reference_doc
 from bot.runtime import Runtime
 from cards.tabs import TAB_STATES
 from provisioning.devices import Device, DeviceState
-from provisioning.errors import ProvisioningError
+from provisioning.errors import DeviceStateChanged, ProvisioningError
 from provisioning.mac import MAC_INPUT_REGEX
 
 PURPOSE_ADD_FORM = "add_form"
@@ -124,7 +124,7 @@ async def ask_remove(turn: ChatTurn, runtime: Runtime, mac_text: str) -> None:
 
 def _expect_state(device: Device, expected: DeviceState) -> None:
     if device.state is not expected:
-        raise ProvisioningError(
+        raise DeviceStateChanged(
             f"{device.mac} is now in *{device.state.label}*, not *{expected.label}* as when this card was sent, "
             f"so nothing was changed. Type `status {device.mac}` to see it."
         )

@@ -35,7 +35,8 @@ def messages_handler(adapter: CloudAdapter, bot: Bot) -> Any:
         except orjson.JSONDecodeError:
             return _problem(400, "The body is not valid JSON.")
         if not _looks_like_activity(body):
-            return _problem(400, "The body is not a Bot Framework activity (an object with a string 'type').")
+            return _problem(400, "The body is not a Bot Framework activity: it needs a string 'type', "
+                                 "'conversation.id' and an http(s) 'serviceUrl'.")
         try:
             activity = Activity().deserialize(body)
         except Exception:  # msrest raises its own DeserializationError and plain TypeErrors
@@ -62,7 +63,15 @@ def messages_handler(adapter: CloudAdapter, bot: Bot) -> Any:
 
 
 def _looks_like_activity(body: Any) -> bool:
-    return isinstance(body, dict) and isinstance(body.get("type"), str) and bool(body["type"].strip())
+    """The fields every channel sends and a reply cannot do without."""
+    if not isinstance(body, dict):
+        return False
+    kind, conversation, service_url = body.get("type"), body.get("conversation"), body.get("serviceUrl")
+    return (
+        isinstance(kind, str) and bool(kind.strip())
+        and isinstance(conversation, dict) and isinstance(conversation.get("id"), str) and bool(conversation["id"])
+        and isinstance(service_url, str) and service_url.startswith(("http://", "https://"))
+    )
 
 
 def _serialize_model(value: Any) -> Any:

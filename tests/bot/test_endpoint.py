@@ -66,3 +66,30 @@ async def test_invoke_returns_200_with_a_body(chat: ChatDriver) -> None:
     response = await chat.post(body)
     assert response.status == 200
     assert response.content_type == "application/json"
+
+
+@pytest.mark.parametrize("kind", ["typing", "event", "installationUpdate", "messageReaction", "endOfConversation"])
+async def test_other_activity_types_are_accepted_quietly(chat: ChatDriver, kind: str) -> None:
+    body = chat.activity(type=kind)
+    body.pop("text")
+    response = await chat.post(body)
+    assert response.status == 200
+    assert chat.connector.received == []
+
+
+async def test_a_message_whose_fields_have_the_wrong_types_is_400(chat: ChatDriver) -> None:
+    body = chat.activity(text="help")
+    body["from"] = "not an object"
+    body["conversation"] = 12
+    response = await chat.post(body)
+    assert response.status == 400
+
+
+@pytest.mark.parametrize("body", [
+    {"type": "message", "text": "help"},
+    {"type": "message", "text": "help", "serviceUrl": "http://127.0.0.1:9"},
+    {"type": "message", "text": "help", "conversation": {"id": "x"}},
+])
+async def test_a_message_with_nowhere_to_reply_is_400(chat: ChatDriver, body: dict) -> None:
+    response = await chat.post(body)
+    assert response.status == 400
