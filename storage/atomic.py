@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Sequence
+from itertools import islice
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ def fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def write_all(fd: int, payload: bytes) -> None:
+def write_all(fd: int, payload: bytes | memoryview) -> None:
     """os.write may write less than asked (large payloads, signals); loop until done."""
     view = memoryview(payload)
     while view:
@@ -53,13 +54,18 @@ def write_all(fd: int, payload: bytes) -> None:
         view = view[written:]
 
 
-def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Replace `path` with `payload` so that a crash leaves either the old or the new file."""
+def atomic_write(path: Path, pieces: Iterable[bytes | memoryview]) -> None:
+    """Replace `path` with the concatenated `pieces` so a crash leaves the old or the new file.
+
+    Pieces are written as they come, so a large file is never joined into one buffer
+    (a 40 MB copy holds the GIL, stalling the event loop thread while it runs).
+    """
     temp = temp_path_for(path)
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
     try:
         try:
-            write_all(fd, payload)
+            for piece in pieces:
+                write_all(fd, piece)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -85,19 +91,30 @@ def encode_list(items: Sequence[Any]) -> bytes:
     return b"[" + b",".join(parts) + b"]"
 
 
-def encode_object(mapping: dict[str, Any]) -> bytes:
-    """orjson.dumps(mapping) for a {str: JSON} dict, in GIL-bounded chunks."""
+def iter_object(mapping: dict[str, Any]) -> Iterator[bytes | memoryview]:
+    """The pieces of orjson.dumps(mapping) for a {str: JSON} dict, in GIL-bounded chunks."""
     if len(mapping) <= ENCODE_CHUNK:
-        return orjson.dumps(mapping)
-    items = list(mapping.items())
-    parts = [orjson.dumps(dict(items[i : i + ENCODE_CHUNK]))[1:-1] for i in range(0, len(items), ENCODE_CHUNK)]
-    return b"{" + b",".join(parts) + b"}"
+        yield orjson.dumps(mapping)
+        return
+    # Chunks are cut from the live iterator rather than a list of all items: a list of
+    # 50,000 fresh tuples would feed the cyclic GC (which runs in whichever thread
+    # allocates, holding the GIL for a pass over the whole heap).
+    items = iter(mapping.items())
+    yield b"{"
+    for start in range(0, len(mapping), ENCODE_CHUNK):
+        if start:
+            yield b","
+        yield memoryview(orjson.dumps(dict(islice(items, ENCODE_CHUNK))))[1:-1]
+    yield b"}"
 
 
-def encode_tables(data: dict[str, dict[str, Any]]) -> bytes:
-    """A TinyDB database as JSON bytes, exactly as `orjson.dumps(data)` would write it."""
-    parts = [orjson.dumps(name) + b":" + encode_object(table) for name, table in data.items()]
-    return b"{" + b",".join(parts) + b"}"
+def iter_tables(data: dict[str, dict[str, Any]]) -> Iterator[bytes | memoryview]:
+    """A TinyDB database as JSON, in pieces whose concatenation is `orjson.dumps(data)`."""
+    yield b"{"
+    for index, (name, table) in enumerate(data.items()):
+        yield (b"," if index else b"") + orjson.dumps(name) + b":"
+        yield from iter_object(table)
+    yield b"}"
 
 
 def truncate_file(path: Path, size: int) -> None:
@@ -152,7 +169,7 @@ class AtomicJSONStorage(Storage):
         return data
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
-        atomic_write_bytes(self.path, encode_tables(data))
+        atomic_write(self.path, iter_tables(data))
 
 
 class LiveCache(CachingMiddleware):

@@ -149,6 +149,7 @@ class TenantFile:
         self._journal_size = 0
         self._checkpoint_size: int | None = None  # None: no TinyDB file yet
         self._checkpoint_retry_at = 0  # journal size to reach before retrying a failed checkpoint
+        self._checkpoint_requested = False
         self.flush_count = 0  # durable batches since open (tests, benchmarks)
         self.checkpoint_count = 0
 
@@ -406,8 +407,12 @@ class TenantFile:
             plan.snapshot = self._snapshot(plan.batch)
         return plan
 
+    def request_checkpoint(self) -> None:
+        """Have the next batch rewrite the TinyDB file (say, before a file-level backup)."""
+        self._checkpoint_requested = True
+
     def _wants_checkpoint(self, change_count: int) -> bool:
-        if self._checkpoint_size is None:
+        if self._checkpoint_size is None or self._checkpoint_requested:
             return True
         if self._journal_size < self._checkpoint_retry_at:
             return False
@@ -476,6 +481,7 @@ class TenantFile:
         self._journal_size = outcome.journal_size
         if outcome.checkpoint_size is not None:
             self._checkpoint_size = outcome.checkpoint_size
+            self._checkpoint_requested = False
             self.checkpoint_count += 1
         if outcome.checkpoint_failed:
             self._checkpoint_retry_at = self._journal_size + self.journal_min_bytes

@@ -123,7 +123,7 @@ async def test_a_failed_checkpoint_falls_back_to_the_journal(store: Store, monke
     checkpoints = file.checkpoint_count
     await repo.commit(save=[moved(d, "first bulk") for d in repo.devices()])
     assert file.checkpoint_count == checkpoints + 1  # a bulk change rewrites the file
-    monkeypatch.setattr(atomic, "atomic_write_bytes", no_space)
+    monkeypatch.setattr(atomic, "atomic_write", no_space)
     # The disk refuses the big rewrite; the small journal append still gets through.
     await repo.commit(save=[moved(d, "bulk") for d in repo.devices()])
     assert file.checkpoint_count == checkpoints + 1

@@ -1,0 +1,237 @@
+"""Benchmark of the durable store at 1,000, 10,000 and 50,000 devices; prints one table.
+
+    .venv/bin/python benchmarks/store_bench.py [--sizes 1000,10000,50000] [--seconds 5]
+
+Per inventory size, in a fresh data directory on the same disk as the system temp dir:
+- bulk add: one commit of N new devices (to_doc, staging, durable write);
+- bulk code issue: one commit of N devices that each got a new verification code;
+- open: the store is closed and opened again, as at a restart (parse, replay, index);
+  everything below runs on the reopened store;
+- lookup: mean time of `get(mac)`, cold (first look-up of a device after open: decodes
+  its document) and warm (over random MACs once decoded);
+- single update p50/p99: one durable single-device commit (with its audit event) at a time;
+- sustained: durable updates per second with 32 concurrent writers, each looping
+  get -> change location -> commit (with an audit event), for --seconds, with one
+  checkpoint (whole-file rewrite) forced halfway so its cost is always included;
+- stall p50/p99/max: lateness of a 2 ms ticker task on the event loop during the
+  sustained run (how long any other request would have waited to be served).
+Goals (issue 3, 2-core machine): lookup < 0.1 ms; at 10,000: >= 2,000 updates/s and
+stall p99 < 15 ms; at 50,000: >= 500 updates/s and stall p99 < 30 ms.
+
+--gc-freeze calls gc.freeze() right after the reopen, as a service may after start-up:
+the longest stalls at 50,000 devices are full cyclic-GC passes over the heap.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import platform
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from provisioning.audit import Actor, AuditEvent  # noqa: E402
+from provisioning.devices import Device, VerificationCode, new_device, with_code  # noqa: E402
+from storage import DeviceRepository, TenantFile, open_store  # noqa: E402
+
+TENANT = "bench-tenant"
+NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+ADMIN = Actor(id="aad-bench", name="Bench Admin", source="chat")
+WRITERS = 32
+TICK = 0.002
+
+
+@dataclass
+class Row:
+    size: int
+    bulk_add_s: float
+    bulk_code_s: float
+    open_s: float
+    cold_lookup_us: float
+    lookup_us: float
+    single_p50_ms: float
+    single_p99_ms: float
+    updates_per_s: float
+    stall_p50_ms: float
+    stall_p99_ms: float
+    stall_max_ms: float
+    batches: int
+    checkpoints: int
+    file_mb: float
+
+
+def mac(n: int) -> str:
+    return "00-1B-" + "-".join(f"{(n >> shift) & 0xFF:02X}" for shift in (24, 16, 8, 0))
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+def moved(device: Device, location: str) -> tuple[Device, AuditEvent]:
+    changed = replace(device, location=location, updated_at=device.updated_at + timedelta(seconds=1))
+    note = AuditEvent(NOW, TENANT, ADMIN, "device.moved", device.mac, {"location": location})
+    return changed, note
+
+
+async def timed_commit(repo: DeviceRepository, devices: list[Device]) -> float:
+    started = time.perf_counter()
+    await repo.commit(save=devices)
+    return time.perf_counter() - started
+
+
+async def sustained(repo: DeviceRepository, file: TenantFile, size: int, seconds: float) -> tuple[float, list[float]]:
+    """Updates/s with WRITERS concurrent writers, and the ticker's lateness samples.
+
+    Halfway through, a checkpoint (whole-file rewrite) is requested, so every run pays
+    for at least one, even where the journal would not reach its limit in `seconds`.
+    """
+    stalls: list[float] = []
+    done = 0
+    stop = time.perf_counter() + seconds
+    halfway = time.perf_counter() + seconds / 2
+
+    async def ticker() -> None:
+        requested = False
+        while time.perf_counter() < stop:
+            started = time.perf_counter()
+            await asyncio.sleep(TICK)
+            stalls.append(time.perf_counter() - started - TICK)
+            if not requested and started > halfway:
+                file.request_checkpoint()
+                requested = True
+
+    async def writer(w: int) -> None:
+        nonlocal done
+        rng = random.Random(w)
+        while time.perf_counter() < stop:
+            device, note = moved(repo.get(mac(rng.randrange(size))), f"desk {w}-{done}")
+            await repo.commit(save=[device], audit=[note])
+            done += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(ticker(), *(writer(w) for w in range(WRITERS)))
+    return done / (time.perf_counter() - started), stalls
+
+
+async def measure(size: int, seconds: float, root: Path, freeze: bool) -> Row:
+    directory = root / f"data-{size}"
+    store = await open_store(directory)
+    try:
+        repo = store.tenant(TENANT)
+        fresh = [new_device(TENANT, mac(n), f"Building {n % 7}, floor {n % 9}, room {n % 300}", NOW, ADMIN.name) for n in range(size)]
+        bulk_add = await timed_commit(repo, fresh)
+        code = VerificationCode("123456789012", NOW, NOW + timedelta(hours=24), ADMIN.id)
+        coded = [with_code(d, replace(code, value=f"{n:012d}"), NOW, ADMIN.name) for n, d in enumerate(repo.devices())]
+        bulk_code = await timed_commit(repo, coded)
+    finally:
+        await store.close()
+    del fresh, coded, repo, store
+    gc.collect()
+
+    started = time.perf_counter()
+    store = await open_store(directory)
+    open_s = time.perf_counter() - started
+    if freeze:
+        gc.freeze()
+    try:
+        repo = store.tenant(TENANT)
+        cold = random.sample(range(size), min(size, 2000))
+        started = time.perf_counter()
+        for n in cold:
+            repo.get(mac(n))
+        cold_lookup_us = (time.perf_counter() - started) / len(cold) * 1e6
+        repo.devices()  # decodes the rest, as the first device list would
+
+        probes = [mac(random.randrange(size)) for _ in range(100_000)]
+        started = time.perf_counter()
+        for probe in probes:
+            repo.get(probe)
+        lookup_us = (time.perf_counter() - started) / len(probes) * 1e6
+
+        singles: list[float] = []
+        for n in range(300):
+            device, note = moved(repo.get(mac(n % size)), f"single {n}")
+            started = time.perf_counter()
+            await repo.commit(save=[device], audit=[note])
+            singles.append(time.perf_counter() - started)
+
+        file = store.tenant_file(TENANT)
+        batches, checkpoints = file.flush_count, file.checkpoint_count
+        rate, stalls = await sustained(repo, file, size, seconds)
+        return Row(
+            size=size,
+            bulk_add_s=bulk_add,
+            bulk_code_s=bulk_code,
+            open_s=open_s,
+            cold_lookup_us=cold_lookup_us,
+            lookup_us=lookup_us,
+            single_p50_ms=percentile(singles, 0.5) * 1e3,
+            single_p99_ms=percentile(singles, 0.99) * 1e3,
+            updates_per_s=rate,
+            stall_p50_ms=percentile(stalls, 0.5) * 1e3,
+            stall_p99_ms=percentile(stalls, 0.99) * 1e3,
+            stall_max_ms=max(stalls) * 1e3,
+            batches=file.flush_count - batches,
+            checkpoints=file.checkpoint_count - checkpoints,
+            file_mb=file.path.stat().st_size / 1e6,
+        )
+    finally:
+        await store.close()
+        if freeze:
+            gc.unfreeze()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def print_table(rows: list[Row], seconds: float, freeze: bool) -> None:
+    print(f"store benchmark: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+          f"{WRITERS} writers for {seconds:g} s, stall = lateness of a {TICK * 1e3:g} ms ticker, "
+          f"gc.freeze() after open: {'yes' if freeze else 'no'}")
+    print()
+    print("| devices | bulk add | bulk code issue | open | lookup warm / cold | single update p50 / p99 | "
+          "sustained (32 writers) | stall p50 / p99 / max | batches / checkpoints | file |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r.size:,} | {r.bulk_add_s:.2f} s | {r.bulk_code_s:.2f} s | {r.open_s:.2f} s | "
+              f"{r.lookup_us:.2f} / {r.cold_lookup_us:.0f} µs | "
+              f"{r.single_p50_ms:.2f} / {r.single_p99_ms:.2f} ms | {r.updates_per_s:,.0f} updates/s | "
+              f"{r.stall_p50_ms:.1f} / {r.stall_p99_ms:.1f} / {r.stall_max_ms:.0f} ms | "
+              f"{r.batches:,} / {r.checkpoints} | {r.file_mb:.1f} MB |")
+    print()
+    goals = {1_000: (None, None), 10_000: (2_000, 15.0), 50_000: (500, 30.0)}
+    for r in rows:
+        rate_goal, stall_goal = goals.get(r.size, (None, None))
+        checks = [f"lookup {'ok' if max(r.lookup_us, r.cold_lookup_us) < 100 else 'MISSED'}"]
+        if rate_goal is not None:
+            checks.append(f"{rate_goal:,}/s {'ok' if r.updates_per_s >= rate_goal else 'MISSED'}")
+            checks.append(f"stall p99 < {stall_goal:g} ms {'ok' if r.stall_p99_ms < stall_goal else 'MISSED'}")
+        print(f"goals at {r.size:,}: " + ", ".join(checks))
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000,50000")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() after opening the store")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="store-bench-"))
+    try:
+        rows = [await measure(int(size), args.seconds, root, args.gc_freeze) for size in args.sizes.split(",")]
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    print_table(rows, args.seconds, args.gc_freeze)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
