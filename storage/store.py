@@ -46,6 +46,10 @@ def check_tenant_id(tenant_id: object) -> str:
         raise InvalidTenantId("The tenant id is empty; the conversation did not say which tenant it belongs to.")
     if len(tenant_id) > MAX_TENANT_ID:
         raise InvalidTenantId(f"The tenant id is {len(tenant_id)} characters long; at most {MAX_TENANT_ID} are accepted.")
+    try:
+        tenant_id.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidTenantId("The tenant id holds characters that are not valid Unicode text.") from exc
     return tenant_id
 
 
@@ -139,11 +143,13 @@ class Store:
         if self._closed:
             return
         self._closed = True
-        await asyncio.gather(*(file.close() for file in self._files.values()))
-        if self._lock_fd is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        try:
+            await asyncio.gather(*(file.close() for file in self._files.values()))
+        finally:
+            if self._lock_fd is not None:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+                os.close(self._lock_fd)
+                self._lock_fd = None
 
 
 async def open_store(directory: Path | str, *, journal_min_bytes: int = JOURNAL_MIN_BYTES) -> Store:
@@ -169,7 +175,13 @@ async def open_store(directory: Path | str, *, journal_min_bytes: int = JOURNAL_
 
 def _lock(directory: Path) -> int:
     path = directory / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise StoreError(
+            f"Cannot open the lock file {path}: {exc.strerror}. Check the permissions of the "
+            f"data directory or set PROVISIONING_DATA to a writable directory."
+        ) from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as exc:

@@ -378,7 +378,13 @@ class TenantFile:
         try:
             while self._pending:
                 batch, self._pending = self._pending, []
-                flush = asyncio.ensure_future(asyncio.to_thread(self._flush, self._plan(batch)))
+                try:
+                    plan = self._plan(batch)
+                except Exception as exc:  # never leave a waiter hanging
+                    self._fail(batch + self._pending, exc)
+                    self._pending = []
+                    continue
+                flush = asyncio.ensure_future(asyncio.to_thread(self._flush, plan))
                 try:
                     await asyncio.shield(flush)
                 except asyncio.CancelledError:

@@ -4,13 +4,14 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
+from pathlib import Path
 
 import orjson
 import pytest
 from tinydb import TinyDB
 
 from provisioning.devices import Device
-from storage import InvalidCommit, InvalidTenantId, Store, StoreClosed, open_store
+from storage import InvalidCommit, InvalidTenantId, Store, StoreClosed, StoreError, open_store
 from tests.storage.conftest import coded, device, event, mac, moved
 
 
@@ -194,7 +195,7 @@ async def test_files_are_private_to_the_service_user(store: Store) -> None:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
 
 
-@pytest.mark.parametrize("bad", ["", "   ", "x" * 257, 42])
+@pytest.mark.parametrize("bad", ["", "   ", "x" * 257, 42, "tenant-\udc80"])
 async def test_unusable_tenant_ids_are_refused_clearly(store: Store, bad: object) -> None:
     with pytest.raises(InvalidTenantId) as refused:
         store.tenant(bad)  # type: ignore[arg-type]
@@ -270,3 +271,10 @@ async def test_after_a_clean_close_plain_tinydb_reads_everything(store: Store) -
     assert meta["schema_version"] == 1 and meta["tenant_id"] == "tenant-a"
     assert os.path.getsize(path.with_suffix(".wal")) == 0
 
+
+
+async def test_a_data_directory_that_cannot_be_created_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the data directory should be")
+    with pytest.raises(StoreError, match="PROVISIONING_DATA"):
+        await open_store(blocker / "data")
