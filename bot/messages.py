@@ -16,7 +16,8 @@ import orjson
 from aiohttp import web
 from botbuilder.core import Bot
 from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import Activity
+
+from bot.adapter import activity_from_json
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def messages_handler(adapter: CloudAdapter, bot: Bot) -> Any:
             return _problem(400, "The body is not a Bot Framework activity: it needs a string 'type', "
                                  "'conversation.id' and an http(s) 'serviceUrl'.")
         try:
-            activity = Activity().deserialize(body)
+            activity = activity_from_json(body)
         except Exception:  # msrest raises its own DeserializationError and plain TypeErrors
             return _problem(400, "The activity has fields of the wrong type.")
 
