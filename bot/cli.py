@@ -16,7 +16,7 @@ from aiohttp import web
 from bot import simulator
 from bot.app import create_app
 from bot.settings import Settings, SettingsError
-from storage import StoreCorrupt, StoreLocked
+from storage import StoreError
 
 log = logging.getLogger("bot")
 
@@ -71,7 +71,7 @@ def serve() -> int:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     try:
         asyncio.run(_serve(settings))
-    except (StoreLocked, StoreCorrupt) as error:
+    except StoreError as error:  # locked, corrupt or unusable data directory: says what to do
         print(f"provisioning-bot: {error}", file=sys.stderr)
         return 2
     except OSError as error:  # address in use, permission denied on the data directory...
