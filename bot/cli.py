@@ -16,6 +16,7 @@ from aiohttp import web
 from bot import simulator
 from bot.app import create_app
 from bot.settings import Settings, SettingsError
+from provisioning.errors import CatalogError
 from storage import StoreError
 
 log = logging.getLogger("bot")
@@ -73,6 +74,9 @@ def serve() -> int:
         asyncio.run(_serve(settings))
     except StoreError as error:  # locked, corrupt or unusable data directory: says what to do
         print(f"provisioning-bot: {error}", file=sys.stderr)
+        return 2
+    except CatalogError as error:
+        print(f"provisioning-bot: bad setting FIRMWARE_CATALOG: {error.message}", file=sys.stderr)
         return 2
     except OSError as error:  # address in use, permission denied on the data directory...
         print(f"provisioning-bot: cannot start: {error}", file=sys.stderr)
