@@ -93,3 +93,25 @@ async def test_a_message_whose_fields_have_the_wrong_types_is_400(chat: ChatDriv
 async def test_a_message_with_nowhere_to_reply_is_400(chat: ChatDriver, body: dict) -> None:
     response = await chat.post(body)
     assert response.status == 400
+
+
+@pytest.mark.parametrize("env,variable", [
+    ({"PORT": "abc"}, "PORT"), ({"PORT": "70000"}, "PORT"), ({"HOST": "bad host!"}, "HOST"),
+    ({"PUBLIC_URL": "ftp://x"}, "PUBLIC_URL"), ({"MicrosoftAppType": "Other"}, "MicrosoftAppType"),
+    ({"MicrosoftAppType": "SingleTenant", "MicrosoftAppId": "x"}, "MicrosoftAppTenantId"),
+    ({"FIRMWARE_CATALOG": "/nonexistent.json"}, "FIRMWARE_CATALOG"), ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+])
+def test_bad_settings_name_the_variable(env: dict, variable: str) -> None:
+    from bot.settings import SettingsError
+
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env(env)
+    assert raised.value.variable == variable
+
+
+def test_default_settings_serve_the_emulator_locally() -> None:
+    settings = Settings.from_env({})
+    assert (settings.host, settings.port, settings.public_url) == ("127.0.0.1", 3978, "http://127.0.0.1:3978")
+    assert not settings.auth_enabled and settings.is_admin("anyone")
+    assert not Settings.from_env({"MicrosoftAppId": "app"}).is_admin("anyone")
+    assert Settings.from_env({"ADMINS": "a, b"}).admins == frozenset({"a", "b"})
