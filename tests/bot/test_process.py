@@ -1,0 +1,83 @@
+"""The service as an operator runs it: a real process, its port, its data lock, SIGTERM."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.bot.chat import FIXTURES
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(data: Path, port: int) -> subprocess.Popen[str]:
+    env = {**os.environ, "PROVISIONING_DATA": str(data), "PORT": str(port), "HOST": "127.0.0.1"}
+    for name in ("MicrosoftAppId", "MicrosoftAppPassword", "ADMINS"):
+        env.pop(name, None)
+    return subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=REPO, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def wait_healthy(port: int, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("the service did not come up")
+
+
+def ask(port: int, text: str) -> list[dict]:
+    body = json.loads((FIXTURES / "emulator_message.json").read_text())
+    body.update(text=text, deliveryMode="expectReplies")
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/messages", json.dumps(body).encode(),
+                                     {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)["activities"]
+
+
+@pytest.mark.slow
+def test_serve_answers_refuses_a_second_process_and_stops_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    service = start(tmp_path / "data", port)
+    try:
+        wait_healthy(port, service)
+        replies = ask(port, "add 00:1a:2b:3c:4d:5e Lobby")
+        assert "00-1A-2B-3C-4D-5E" in json.dumps(replies)
+
+        second = start(tmp_path / "data", free_port())
+        output, _ = second.communicate(timeout=20)
+        assert second.returncode == 2
+        assert "Another provisioning-bot process" in output and "PROVISIONING_DATA" in output
+    finally:
+        service.send_signal(signal.SIGTERM)
+        output, _ = service.communicate(timeout=20)
+    assert service.returncode == 0, output
+    assert "EVERY user is an admin" in output
+
+    again = start(tmp_path / "data", port)
+    try:
+        wait_healthy(port, again)
+        assert "Lobby" in json.dumps(ask(port, "status 00-1A-2B-3C-4D-5E")), "the device survived the restart"
+    finally:
+        again.send_signal(signal.SIGINT)
+        again.communicate(timeout=20)
+    assert again.returncode == 0
