@@ -40,6 +40,7 @@ def add_device_routes(app: web.Application, runtime: RuntimeOf) -> None:
     app.router.add_get("/api/devices/me", api.me)
     app.router.add_post("/api/devices/token", api.token)
     app.router.add_post("/api/devices/factory-reset", api.factory_reset)
+    app.router.add_get("/device", _verification_page)
 
 
 class _DeviceApi:
@@ -137,6 +138,20 @@ class _DeviceApi:
         log.info("device API: %s factory reset", device.mac)
         self._notifier().device_reset(device)
         return _json({"mac": device.mac, "state": device.state.value})
+
+
+VERIFICATION_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sign in a Teams device</title></head>
+<body><h1>Sign in a Teams device</h1>
+<p>This device is signed in remotely by your IT admin. The admin sees the same code as the one
+on the device's screen in the provisioning bot's chat, checks that they match, and approves
+the account there. There is nothing to enter on this page.</p></body></html>
+"""
+
+
+async def _verification_page(request: web.Request) -> web.Response:
+    """The RFC 8628 verification_uri: here the admin verifies in chat, so it explains that."""
+    return web.Response(text=VERIFICATION_PAGE, content_type="text/html")
 
 
 def _bearer(request: web.Request) -> str:

@@ -70,6 +70,8 @@ async def test_the_whole_flow_from_add_to_signed_in_and_back(chat: ChatDriver, c
     grant = me["sign_in"]
     assert grant["user_code"] in json.dumps(card)
     assert grant["interval"] == 5 and grant["expires_in"] > 0 and grant["verification_uri"].startswith("http")
+    page = await chat.client.get("/" + grant["verification_uri"].split("/", 3)[3])
+    assert page.status == 200 and "Sign in a Teams device" in await page.text()
 
     poll = {"grant_type": GRANT, "device_code": grant["device_code"]}
     pending = await chat.client.post("/api/devices/token", data=poll, headers=auth(token))
