@@ -151,33 +151,56 @@ def bot_framework_authentication(settings: Settings) -> BotFrameworkAuthenticati
     return ReusingAuthentication(ConfigurationBotFrameworkAuthentication(configuration))
 
 
-class _SharedContent:
-    """Stands in for a card dict while `TurnContext` deep-copies a reply: the copy gets the dict itself."""
-
-    __slots__ = ("content",)
-
-    def __init__(self, content: dict[str, Any]) -> None:
-        self.content = content
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
-        return self.content
+_ATOMIC = frozenset({str, int, float, bool, type(None)})
+_PLAIN_STATE: dict[type, bool] = {}
 
 
-def _sharing_card(activity: Any) -> Any:
-    """A throwaway shallow copy of `activity` whose dict contents deep-copy as themselves."""
-    if not isinstance(activity, Activity) or not activity.attachments:
-        return activity
-    clone = copy.copy(activity)
-    clone.attachments = [_sharing_attachment(a) for a in activity.attachments]
-    return clone
+def _has_plain_state(cls: type) -> bool:
+    """True if `copy.deepcopy` copies instances of `cls` as a new object with a deep-copied `__dict__`."""
+    if cls not in _PLAIN_STATE:
+        hooks = ("__deepcopy__", "__reduce__", "__reduce_ex__", "__getstate__", "__setstate__", "__slots__")
+        _PLAIN_STATE[cls] = not any(name in base.__dict__ for base in cls.__mro__[:-1] for name in hooks)
+    return _PLAIN_STATE[cls]
 
 
-def _sharing_attachment(attachment: Any) -> Any:
-    if not isinstance(attachment, Attachment) or type(attachment.content) is not dict:
-        return attachment
-    clone = copy.copy(attachment)
-    clone.content = _SharedContent(attachment.content)
-    return clone
+def _copy_sharing_cards(value: Any, memo: dict[int, Any]) -> Any:
+    """`copy.deepcopy(value, memo)`, except that an attachment's dict content is the same dict.
+
+    Models are copied the way `deepcopy` copies them (a new instance, every attribute
+    copied deeply) without its generic reduce machinery; anything else is `deepcopy`'s.
+    """
+    kind = type(value)
+    if kind in _ATOMIC:
+        return value
+    if id(value) in memo:
+        return memo[id(value)]
+    if kind is list:
+        items: list[Any] = []
+        memo[id(value)] = items
+        items.extend(_copy_sharing_cards(item, memo) for item in value)
+        return items
+    if isinstance(value, Model) and _has_plain_state(kind):
+        clone = kind.__new__(kind)
+        memo[id(value)] = clone
+        sharing = isinstance(value, Attachment)
+        clone.__dict__.update({
+            name: item if sharing and name == "content" and type(item) is dict else _copy_sharing_cards(item, memo)
+            for name, item in value.__dict__.items()
+        })
+        return clone
+    return copy.deepcopy(value, memo)
+
+
+class _CardSharingCopy:
+    """Stands in for a reply in `TurnContext.send_activities`, which only deep-copies it."""
+
+    __slots__ = ("activity",)
+
+    def __init__(self, activity: Activity) -> None:
+        self.activity = activity
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Activity:
+        return _copy_sharing_cards(self.activity, memo)  # type: ignore[no-any-return]
 
 
 class _CardSharingTurnContext(TurnContext):
@@ -188,7 +211,7 @@ class _CardSharingTurnContext(TurnContext):
     """
 
     async def send_activities(self, activities: list[Activity]) -> list[ResourceResponse]:
-        return await super().send_activities([_sharing_card(a) for a in activities])
+        return await super().send_activities([_CardSharingCopy(a) if isinstance(a, Activity) else a for a in activities])
 
 
 _PLAIN_SCALARS = frozenset({str, int, float, bool, type(None)})
@@ -232,6 +255,7 @@ _SERIALIZER = Serializer(_MODELS)  # what Model.serialize() builds per call; it 
 _DESERIALIZER = Deserializer(_MODELS)  # likewise for Model.deserialize()
 _Field = tuple[str, str, int, dict[str, Any]]  # attribute, JSON key, handling, msrest attribute description
 _PLANS: dict[tuple[type, bool], tuple[_Field, ...] | None] = {}
+_KNOWN_KEYS: dict[type, frozenset[str]] = {}  # per class, the JSON keys that are not additional properties
 
 
 class _Unsure(Exception):
@@ -268,7 +292,8 @@ def _plan(cls: type, writing: bool) -> tuple[_Field, ...] | None:
     keys = set()
     for attr, desc in cls._attribute_map.items():  # type: ignore[attr-defined]
         key = desc["key"]
-        if not key or "." in key or "\\" in key or key in keys or cls.__dict__.get("_subtype_map"):
+        if not key or "." in key or "\\" in key or key in keys or attr == "additional_properties" \
+                or cls.__dict__.get("_subtype_map"):
             break
         keys.add(key)
         if writing and cls._validation.get(attr, {}).get("readonly", False):  # type: ignore[attr-defined]
@@ -276,6 +301,7 @@ def _plan(cls: type, writing: bool) -> tuple[_Field, ...] | None:
         fields.append((attr, key, _handling(desc["type"]), desc))
     else:
         plan = tuple(fields)
+        _KNOWN_KEYS[cls] = frozenset(keys)  # what msrest's _build_additional_properties works out per call
     _PLANS[(cls, writing)] = plan
     return plan
 
@@ -364,7 +390,7 @@ def _deserialize_model(cls: type, data: dict[str, Any]) -> Any:
             attrs[attr] = [_deserialize_item(item_class, item) for item in raw]
         else:
             attrs[attr] = _DESERIALIZER.deserialize_data(raw, desc["type"])
-    extra = _DESERIALIZER._build_additional_properties(cls._attribute_map, data)  # type: ignore[attr-defined]
+    extra = {key: data[key] for key in set(data.keys()) - _KNOWN_KEYS[cls]}  # as msrest collects them
     return _DESERIALIZER._instantiate_model(cls, attrs, extra)
 
 

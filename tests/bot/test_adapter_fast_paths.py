@@ -116,6 +116,40 @@ def test_a_missing_reply_in_the_list_serializes_exactly_as_msrest_does() -> None
     _assert_same_as_msrest([_addressed(MessageFactory.text("one")), None])  # type: ignore[list-item]
 
 
+def _rich_reply() -> Activity:
+    return Activity(
+        type=ActivityTypes.message,
+        text="pick one",
+        timestamp=datetime(2026, 11, 27, 10, 59, 58, tzinfo=timezone.utc),
+        suggested_actions=SuggestedActions(to=["user-1"], actions=[CardAction(type="imBack", title="Yes", value="yes")]),
+        entities=[Entity(type="mention")],
+        channel_data={"notification": {"alert": True}},
+        attachments=[
+            CardFactory.adaptive_card({"type": "AdaptiveCard", "version": "1.5", "body": []}),
+            Attachment(content_type="application/json", content=["a", "list"]),
+        ],
+    )
+
+
+async def test_replies_are_the_copies_botbuilder_makes_apart_from_the_card() -> None:
+    adapter = FastRepliesAdapter(bot_framework_authentication(Settings()))
+    ours = adapter._create_turn_context(_incoming(), None, "", None, None, None, None)  # type: ignore[arg-type]
+    stock = TurnContext(adapter, _incoming())
+    reply = _rich_reply()
+
+    await ours.send_activity(reply)
+    await stock.send_activity(reply)
+
+    assert ours.buffered_reply_activities == stock.buffered_reply_activities
+    sent = ours.buffered_reply_activities[0]
+    assert type(sent) is Activity
+    assert sent.suggested_actions is not reply.suggested_actions
+    assert sent.suggested_actions.actions[0] is not reply.suggested_actions.actions[0]
+    assert sent.channel_data is not reply.channel_data and sent.entities[0] is not reply.entities[0]
+    assert sent.attachments[1].content is not reply.attachments[1].content, "only dict (card) contents are shared"
+    assert sent.attachments[0].content is reply.attachments[0].content
+
+
 async def test_replies_share_the_card_but_leave_the_callers_activity_as_it_was() -> None:
     adapter = FastRepliesAdapter(bot_framework_authentication(Settings()))
     context = adapter._create_turn_context(_incoming(), None, "", None, None, None, None)  # type: ignore[arg-type]
