@@ -6,11 +6,14 @@ Stock `CloudAdapter.process_activity` builds a fresh msrest `ConnectorClient` an
 real authentication so that connector clients are cached per (app id, service URL,
 audience) and the user-token client is only built if a turn actually asks for it.
 
-With that gone, a card reply's own JSON was most of what was left: `TurnContext`
-deep-copies every reply (the whole card) and msrest walks the card again, value by
-value, to serialize `expectReplies` bodies. `FastRepliesAdapter` shares the card dict
-instead of copying it and serializes plain-JSON card content as it is. What goes over
-the wire is unchanged: the same clients, credentials, requests and bodies.
+With that gone, msrest and copying were most of what was left (profiled on a `help`
+turn with `expectReplies`): `TurnContext` deep-copies every reply, card included;
+msrest rebuilds the card value by value to serialize the `expectReplies` body, and
+walks the whole schema to read the incoming activity. `FastRepliesAdapter` shares the
+card dict instead of copying it, and `expected_replies_body` / `activity_from_json`
+take msrest's common JSON cases directly, handing anything unusual to msrest whole.
+What goes over the wire is unchanged: the same clients, credentials, requests and
+bodies (tests/bot/test_adapter_fast_paths.py compares them with msrest's).
 """
 from __future__ import annotations
 
@@ -28,7 +31,6 @@ from botbuilder.integration.aiohttp import (
     ConfigurationBotFrameworkAuthentication,
 )
 from botbuilder.schema import Activity, Attachment, DeliveryModes, ExpectedReplies, ResourceResponse
-from msrest.serialization import Deserializer, Model, Serializer
 from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import (
     AuthenticateRequestResult,
@@ -37,6 +39,7 @@ from botframework.connector.auth import (
     ConnectorFactory,
     UserTokenClient,
 )
+from msrest.serialization import Deserializer, Model, Serializer
 
 from bot.settings import Settings
 
@@ -151,7 +154,7 @@ def bot_framework_authentication(settings: Settings) -> BotFrameworkAuthenticati
     return ReusingAuthentication(ConfigurationBotFrameworkAuthentication(configuration))
 
 
-_ATOMIC = frozenset({str, int, float, bool, type(None)})
+_PLAIN_SCALARS = frozenset({str, int, float, bool, type(None)})  # JSON's scalars; deepcopy returns them as they are
 _PLAIN_STATE: dict[type, bool] = {}
 
 
@@ -170,7 +173,7 @@ def _copy_sharing_cards(value: Any, memo: dict[int, Any]) -> Any:
     copied deeply) without its generic reduce machinery; anything else is `deepcopy`'s.
     """
     kind = type(value)
-    if kind in _ATOMIC:
+    if kind in _PLAIN_SCALARS:
         return value
     if id(value) in memo:
         return memo[id(value)]
@@ -212,9 +215,6 @@ class _CardSharingTurnContext(TurnContext):
 
     async def send_activities(self, activities: list[Activity]) -> list[ResourceResponse]:
         return await super().send_activities([_CardSharingCopy(a) if isinstance(a, Activity) else a for a in activities])
-
-
-_PLAIN_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def _is_plain_json(value: Any) -> bool:
@@ -306,7 +306,7 @@ def _plan(cls: type, writing: bool) -> tuple[_Field, ...] | None:
     return plan
 
 
-def _fallback(value: Any, desc: dict[str, Any]) -> Any:
+def _serialize_by_msrest(value: Any, desc: dict[str, Any]) -> Any:
     return _SERIALIZER.serialize_data(value, desc["type"], keep_readonly=False, is_xml=False, serialization_ctxt=desc)
 
 
@@ -335,7 +335,7 @@ def _serialize_model(model: Any) -> dict[str, Any]:
             serialized[key] = [_serialize_item(item, desc) for item in value]
         else:
             try:
-                serialized[key] = _fallback(value, desc)
+                serialized[key] = _serialize_by_msrest(value, desc)
             except ValueError:
                 continue
     return serialized
