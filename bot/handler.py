@@ -22,7 +22,7 @@ from bot.help_commands import command_help
 from bot.submissions import SUBMISSIONS
 import bot.inventory_commands  # noqa: F401  (declares its commands into the registry)
 import bot.file_commands  # noqa: F401
-import bot.signin  # noqa: F401
+import bot.signin  # noqa: F401  (declares its commands and card actions)
 from bot.files.delivery import consent_accepted, consent_declined
 from bot.files.upload import incoming_files, receive_uploads
 from bot.commands import ArgumentParseError, HelpRequested, NotAuthorized, UnknownCommand

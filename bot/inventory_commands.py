@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import cards
 from bot import inventory
-from bot.chat import ChatTurn, new_card_id
+from bot.chat import ChatTurn
 from bot.commands import REGISTRY, ArgumentParseError, ParsedCommand, expect_args
 from bot.runtime import Runtime
 

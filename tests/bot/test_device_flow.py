@@ -205,7 +205,7 @@ async def test_an_expired_grant_says_so_and_offers_a_new_one(chat: ChatDriver, c
     clock.advance(minutes=16)
     poll = {"grant_type": GRANT, "device_code": me["sign_in"]["device_code"]}
     assert (await (await chat.client.post("/api/devices/token", json=poll, headers=auth(token))).json())["error"] == "expired_token"
-    replies = await chat.submit(submit_data(card, "sign_in_approve") | {"account": "a@contoso.com"})
+    await chat.submit(submit_data(card, "sign_in_approve") | {"account": "a@contoso.com"})
     update = [r for r in chat.connector.received if r.method == "update"][-1]
     assert "expired" in json.dumps(update.body).lower()
     assert "sign_in_start" in json.dumps(update.body)

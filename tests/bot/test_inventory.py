@@ -9,7 +9,7 @@ import pytest
 
 from bot.app import create_app
 from bot.settings import Settings
-from tests.bot.chat import OTHER_TENANT, TEAMS_TENANT, ChatDriver, cards_in, in_tenant, teams_user, texts_in
+from tests.bot.chat import OTHER_TENANT, ChatDriver, cards_in, in_tenant, teams_user, texts_in
 
 MAC = "00-1A-2B-3C-4D-5E"
 
@@ -34,7 +34,7 @@ def submit_data(card: dict, action: str) -> dict:
 
 
 async def test_add_by_text_says_what_is_next(chat: ChatDriver) -> None:
-    text = texts_in(await chat.say(f"add 00:1a:2b:3c:4d:5e Building 2, room 2.14"))
+    text = texts_in(await chat.say("add 00:1a:2b:3c:4d:5e Building 2, room 2.14"))
     assert MAC in text and "Building 2, room 2.14" in text
     assert f"code {MAC}" in text
 
