@@ -19,6 +19,7 @@ TAB_WORDS = "|".join(inventory.list_usage_tabs())
                   usage="add <MAC> [location ...]")
 async def add_command(turn: ChatTurn, parsed: ParsedCommand, runtime: Runtime) -> None:
     mac_text, _, location = parsed.raw_args.partition(" ")
+    mac_text = mac_text.strip('"')
     if not mac_text:
         await inventory.show_add_form(turn, runtime)
         return
@@ -91,3 +92,16 @@ async def firmware_command(turn: ChatTurn, parsed: ParsedCommand, runtime: Runti
     *model_words, version = parsed.args
     verdict = catalog.check(" ".join(model_words), version)
     await turn.show(cards.firmware_check_card(verdict))
+
+
+@REGISTRY.command("tenant", summary="Show or set the tenant name devices show after provisioning.",
+                  usage="tenant [name ...]")
+async def tenant_command(turn: ChatTurn, parsed: ParsedCommand, runtime: Runtime) -> None:
+    service = runtime.service
+    name = parsed.raw_args.strip().strip('"').strip()
+    if name:
+        await service.set_tenant_name(turn.tenant_id, turn.actor, name)
+        await turn.say(f"Devices provisioned from now on show **{name}** on their sign-in page.")
+        return
+    await turn.say(f"Devices show **{service.tenant_name(turn.tenant_id)}** on their sign-in page. "
+                   "Change it with `tenant <name>`.")

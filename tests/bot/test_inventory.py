@@ -276,3 +276,15 @@ async def test_teams_submit_replaces_the_card_by_reply_to_id(teams: ChatDriver) 
     updates = [r for r in teams.connector.received if r.method == "update"]
     assert updates and updates[-1].activity_id == "act-1"
     assert card_activity.method == "reply"
+
+
+async def test_tenant_name_is_shown_and_set_for_devices(chat: ChatDriver) -> None:
+    assert "Contoso" in texts_in(await chat.say("tenant"))
+    await chat.say("tenant Fabrikam Facilities")
+    assert "Fabrikam Facilities" in texts_in(await chat.say("tenant"))
+    await chat.say(f'add "{MAC}" Lobby')
+    await chat.say(f"code {MAC}")
+    code = chat.client.app[_runtime_key()].service.get_device("local", MAC).code.value
+    response = await chat.client.post("/api/devices/provision", json={
+        "mac": MAC, "verification_code": code, "model": "T55A", "firmware_version": "58.15.0.124"})
+    assert (await response.json())["tenant_name"] == "Fabrikam Facilities"
