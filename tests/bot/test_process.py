@@ -81,3 +81,48 @@ def test_serve_answers_refuses_a_second_process_and_stops_on_sigterm(tmp_path: P
         again.send_signal(signal.SIGINT)
         again.communicate(timeout=20)
     assert again.returncode == 0
+
+
+@pytest.mark.slow
+async def test_a_kill_9_mid_write_keeps_every_acknowledged_device(tmp_path: Path) -> None:
+    import asyncio
+
+    import aiohttp
+
+    port = free_port()
+    service = start(tmp_path / "data", port)
+    acknowledged: list[str] = []
+    body = json.loads((FIXTURES / "emulator_message.json").read_text())
+    try:
+        wait_healthy(port, service)
+
+        async def add(session: aiohttp.ClientSession, index: int) -> None:
+            mac = f"02-00-00-00-{index // 256:02X}-{index % 256:02X}"
+            message = dict(body, text=f"add {mac} Rack {index}", deliveryMode="expectReplies", id=f"kill-{index}")
+            try:
+                async with session.post(f"http://127.0.0.1:{port}/api/messages", json=message) as response:
+                    if response.status == 200 and mac in await response.text():
+                        acknowledged.append(mac)
+            except aiohttp.ClientError:
+                pass  # cut off by the kill: not acknowledged
+
+        async with aiohttp.ClientSession() as session:
+            writers = [asyncio.create_task(add(session, i)) for i in range(600)]
+            while len(acknowledged) < 100:
+                await asyncio.sleep(0.005)
+            service.kill()
+            await asyncio.gather(*writers)
+    finally:
+        if service.poll() is None:
+            service.kill()
+        service.communicate(timeout=20)
+    assert 100 <= len(acknowledged) < 600
+
+    again = start(tmp_path / "data", port)
+    try:
+        wait_healthy(port, again)
+        missing = [mac for mac in acknowledged if "Rack" not in json.dumps(ask(port, f"status {mac}"))]
+    finally:
+        again.send_signal(signal.SIGTERM)
+        again.communicate(timeout=20)
+    assert missing == []
