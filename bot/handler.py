@@ -15,18 +15,18 @@ from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.schema import ChannelAccount
 from botbuilder.schema.teams import FileConsentCardResponse
 
+import bot.file_commands  # noqa: F401  (each of these declares its commands and card actions)
+import bot.inventory_commands  # noqa: F401
+import bot.signin  # noqa: F401
 import cards
 from bot.chat import ChatTurn, new_card_id
 from bot.commands import REGISTRY as registry
-from bot.help_commands import command_help
-from bot.submissions import SUBMISSIONS
-import bot.inventory_commands  # noqa: F401  (declares its commands into the registry)
-import bot.file_commands  # noqa: F401
-import bot.signin  # noqa: F401  (declares its commands and card actions)
+from bot.commands import ArgumentParseError, HelpRequested, NotAuthorized, UnknownCommand
 from bot.files.delivery import consent_accepted, consent_declined
 from bot.files.upload import incoming_files, receive_uploads
-from bot.commands import ArgumentParseError, HelpRequested, NotAuthorized, UnknownCommand
+from bot.help_commands import command_help
 from bot.identity import command_text, speaker_of
+from bot.submissions import SUBMISSIONS
 from bot.runtime import Runtime
 from bot.settings import Settings
 from provisioning.errors import ProvisioningError
