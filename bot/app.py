@@ -1,4 +1,4 @@
-"""The application factory: wires settings, store, provisioning service, adapter and bot.
+"""The application factory: wires settings, store, provisioning services, adapter and bot.
 
 `create_app(settings)` builds an aiohttp `Application` and nothing else happens at import
 time. The store is opened when the app starts (so a second process on the same data
@@ -23,6 +23,7 @@ from bot.rate_limit import RateLimiter
 from bot.runtime import Runtime
 from bot.settings import Settings
 from provisioning.clock import Clock, SystemClock
+from provisioning.device_service import DeviceService
 from provisioning.firmware import Catalog
 from provisioning.service import ProvisioningService
 from storage import open_store
@@ -58,13 +59,13 @@ def _lifecycle(settings: Settings, clock: Clock, notifier: Notifier) -> Callable
         store = await open_store(settings.data_dir)
         service = ProvisioningService(
             store,
-            catalog,
             clock,
             code_ttl=timedelta(hours=settings.code_ttl_hours),
             tenant_name_default=settings.tenant_name,
         )
+        devices = DeviceService(store, catalog, clock, tenant_name_default=settings.tenant_name)
         limiter = RateLimiter(settings.device_rate_limit, 60.0, time.monotonic)
-        app[RUNTIME] = Runtime(settings, store, service, catalog, clock, notifier, limiter)
+        app[RUNTIME] = Runtime(settings, store, service, devices, catalog, clock, notifier, limiter)
         _log_access_policy(settings)
         try:
             yield

@@ -66,9 +66,9 @@ class _DeviceApi:
             log.warning("device API: rate limit hit by %s", request.remote)
             return error(429, "too_many_attempts", f"Too many attempts from this network. Wait {wait} s and try again.",
                          headers={"Retry-After": str(wait)})
-        service = self._runtime().service
+        devices = self._runtime().devices
         try:
-            result = await service.provision(fields["mac"], fields["verification_code"], fields["model"],
+            result = await devices.provision(fields["mac"], fields["verification_code"], fields["model"],
                                              fields["firmware_version"], manufacturer)
         except InvalidCode as wrong:
             log.warning("device API: wrong verification code for %s from %s", fields["mac"][:32], request.remote)
@@ -94,7 +94,7 @@ class _DeviceApi:
     async def me(self, request: web.Request) -> web.Response:
         token = _bearer(request)
         try:
-            view = self._runtime().service.device_view(token)
+            view = self._runtime().devices.device_view(token)
         except InvalidDeviceToken as bad:
             return _unauthorized(bad)
         grant = view.sign_in
@@ -119,7 +119,7 @@ class _DeviceApi:
         if not isinstance(device_code, str) or not device_code:
             return error(400, "invalid_request", "device_code is required.")
         try:
-            grant = await self._runtime().service.poll_token(token, device_code)
+            grant = await self._runtime().devices.poll_token(token, device_code)
         except InvalidDeviceToken as bad:
             return _unauthorized(bad)
         except DeviceGrantError as pending:
@@ -132,7 +132,7 @@ class _DeviceApi:
 
     async def factory_reset(self, request: web.Request) -> web.Response:
         try:
-            device = await self._runtime().service.factory_reset(_bearer(request))
+            device = await self._runtime().devices.factory_reset(_bearer(request))
         except InvalidDeviceToken as bad:
             return _unauthorized(bad)
         log.info("device API: %s factory reset", device.mac)

@@ -8,6 +8,7 @@ from bot.notifications import Notifier
 from bot.rate_limit import RateLimiter
 from bot.settings import Settings
 from provisioning.clock import Clock
+from provisioning.device_service import DeviceService
 from provisioning.firmware import Catalog
 from provisioning.service import ProvisioningService
 from storage import Store
@@ -17,7 +18,8 @@ from storage import Store
 class Runtime:
     settings: Settings
     store: Store
-    service: ProvisioningService
+    service: ProvisioningService  # the admin side
+    devices: DeviceService  # the device side (the device API)
     catalog: Catalog
     clock: Clock
     notifier: Notifier

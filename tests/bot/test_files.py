@@ -451,7 +451,7 @@ async def test_export_tabs_filter_by_state(chat: ChatDriver) -> None:
     await chat.say(f"code {MAC1}")
     service = runtime(chat).service
     code = service.get_device("local", MAC1).code.value  # type: ignore[union-attr]
-    await service.provision(MAC1, code, "Yealink T55A", "58.15.0.124")
+    await runtime(chat).devices.provision(MAC1, code, "Yealink T55A", "58.15.0.124")
     assert service.get_device("local", MAC1).state is DeviceState.WAITING_FOR_SIGN_IN
 
     async def exported(tab: str) -> list[list[str]]:

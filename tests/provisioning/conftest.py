@@ -1,5 +1,6 @@
 """Fixtures for the provisioning service tests: a repository per implementation, a
-recorder that sees every commit, and a service wired to the fake clock.
+recorder that sees every commit, and both services (admin side, device side) wired to
+the fake clock and sharing one recorder.
 
 To run every service test against another `Repository`, append an async context manager
 factory (taking the test's tmp_path) to `REPOSITORY_FACTORIES`.
@@ -15,6 +16,7 @@ import pytest
 
 from provisioning.audit import Actor, AuditEvent
 from provisioning.clock import FakeClock
+from provisioning.device_service import DeviceService
 from provisioning.devices import Device
 from provisioning.firmware import Catalog
 from provisioning.memory import MemoryRepository
@@ -127,5 +129,10 @@ def catalog() -> Catalog:
 
 
 @pytest.fixture
-def service(recorder: RecordingRepository, catalog: Catalog, clock: FakeClock) -> ProvisioningService:
-    return ProvisioningService(recorder, catalog, clock, tenant_name_default="Contoso")
+def service(recorder: RecordingRepository, clock: FakeClock) -> ProvisioningService:
+    return ProvisioningService(recorder, clock, tenant_name_default="Contoso")
+
+
+@pytest.fixture
+def devices(recorder: RecordingRepository, catalog: Catalog, clock: FakeClock) -> DeviceService:
+    return DeviceService(recorder, catalog, clock, tenant_name_default="Contoso")

@@ -1,5 +1,6 @@
-"""ProvisioningService, device side: the whole seed flow, every refusal in issue 6's
-order, brute-force lockout, RFC 8628 polling, device tokens, and an audit without secrets."""
+"""DeviceService, with ProvisioningService for the admin steps: the whole seed flow, every
+refusal in issue 6's order, brute-force lockout, RFC 8628 polling, device tokens, and an
+audit without secrets."""
 from __future__ import annotations
 
 import asyncio
@@ -24,7 +25,8 @@ from provisioning.errors import (
     SlowDown,
     TransitionRefused,
 )
-from provisioning.service import ProvisioningService, ProvisionResult
+from provisioning.device_service import DeviceService, ProvisionResult
+from provisioning.service import ProvisioningService
 
 from .conftest import (
     ADMIN,
@@ -48,44 +50,44 @@ async def added_with_code(service: ProvisioningService, mac: str = MAC, tenant: 
     return device.code.value
 
 
-async def provisioned(service: ProvisioningService) -> ProvisionResult:
-    return await service.provision(MAC, await added_with_code(service), MODEL, GOOD_FIRMWARE, "Yealink")
+async def provisioned(service: ProvisioningService, devices: DeviceService) -> ProvisionResult:
+    return await devices.provision(MAC, await added_with_code(service), MODEL, GOOD_FIRMWARE, "Yealink")
 
 
-async def signing_in(service: ProvisioningService) -> tuple[str, str]:
+async def signing_in(service: ProvisioningService, devices: DeviceService) -> tuple[str, str]:
     """A provisioned device with a pending grant: (device token, device code)."""
-    token = (await provisioned(service)).device_token
+    token = (await provisioned(service, devices)).device_token
     device = await service.start_sign_in(TENANT, ADMIN, MAC)
     assert device.sign_in is not None
     return token, device.sign_in.device_code
 
 
 async def test_the_whole_flow_and_back_through_a_factory_reset(
-    service: ProvisioningService, recorder: RecordingRepository, clock: FakeClock
+    service: ProvisioningService, devices: DeviceService, recorder: RecordingRepository, clock: FakeClock
 ) -> None:
     code = await added_with_code(service)
-    result = await service.provision(MAC.replace("-", ""), f" {code[:4]}-{code[4:8]}-{code[8:]} ", MODEL, GOOD_FIRMWARE)
+    result = await devices.provision(MAC.replace("-", ""), f" {code[:4]}-{code[4:8]}-{code[8:]} ", MODEL, GOOD_FIRMWARE)
     assert (result.tenant_id, result.tenant_name) == (TENANT, "Contoso")
     assert result.device.state is DeviceState.WAITING_FOR_SIGN_IN
     assert (result.device.model, result.device.firmware) == (MODEL, GOOD_FIRMWARE)
     token = result.device_token
-    assert service.device_for_token(token) == service.get_device(TENANT, MAC)
-    assert service.device_view(token).sign_in is None
+    assert devices.device_for_token(token) == service.get_device(TENANT, MAC)
+    assert devices.device_view(token).sign_in is None
 
     started = await service.start_sign_in(TENANT, ADMIN, MAC)
     assert started.state is DeviceState.SIGNING_IN and started.sign_in is not None
-    view = service.device_view(token)
+    view = devices.device_view(token)
     assert view.sign_in == started.sign_in and view.sign_in_expires_in == 900
     assert len(view.sign_in.user_code) == 8
 
     with pytest.raises(AuthorizationPending) as pending:
-        await service.poll_token(token, started.sign_in.device_code)
+        await devices.poll_token(token, started.sign_in.device_code)
     assert pending.value.error == "authorization_pending"
 
     approved = await service.approve_sign_in(TENANT, OTHER_ADMIN, MAC, ACCOUNT)
     assert approved.state is DeviceState.SIGNING_IN  # until the device collects its token
     clock.advance(seconds=5)
-    grant = await service.poll_token(token, started.sign_in.device_code)
+    grant = await devices.poll_token(token, started.sign_in.device_code)
     assert (grant.token_type, grant.account, grant.expires_in) == ("Bearer", ACCOUNT, 3600)
     assert grant.access_token
     device = service.get_device(TENANT, MAC)
@@ -93,19 +95,19 @@ async def test_the_whole_flow_and_back_through_a_factory_reset(
     assert grant.device == device
 
     with pytest.raises(AlreadySignedIn) as refused:
-        await service.provision(MAC, code, MODEL, GOOD_FIRMWARE)
+        await devices.provision(MAC, code, MODEL, GOOD_FIRMWARE)
     assert refused.value.error == "already_signed_in" and "Factory reset" in refused.value.message
     with pytest.raises(TransitionRefused, match="Factory reset"):
         await service.issue_code(TENANT, ADMIN, MAC)
 
-    reset = await service.factory_reset(token)
+    reset = await devices.factory_reset(token)
     assert reset.state is DeviceState.WAITING_ON_ACTIVATION and reset.location == "Room 101"
     with pytest.raises(InvalidDeviceToken):
-        service.device_for_token(token)
+        devices.device_for_token(token)
 
     again = await service.issue_code(TENANT, ADMIN, MAC)
     assert again.code is not None
-    second = await service.provision(MAC, again.code.value, MODEL, GOOD_FIRMWARE)
+    second = await devices.provision(MAC, again.code.value, MODEL, GOOD_FIRMWARE)
     assert second.device.state is DeviceState.WAITING_FOR_SIGN_IN
     assert second.device_token != token
 
@@ -121,32 +123,32 @@ async def test_the_whole_flow_and_back_through_a_factory_reset(
 
 
 async def test_audit_never_holds_a_code_or_token(
-    service: ProvisioningService, recorder: RecordingRepository, clock: FakeClock
+    service: ProvisioningService, devices: DeviceService, recorder: RecordingRepository, clock: FakeClock
 ) -> None:
     secrets: list[str] = []
     code = await added_with_code(service)
     secrets.append(code)
     with pytest.raises(InvalidCode):
-        await service.provision(MAC, "111122223333", MODEL, GOOD_FIRMWARE)
-    result = await service.provision(MAC, code, MODEL, GOOD_FIRMWARE)
+        await devices.provision(MAC, "111122223333", MODEL, GOOD_FIRMWARE)
+    result = await devices.provision(MAC, code, MODEL, GOOD_FIRMWARE)
     token = result.device_token
     secrets += [token, token.rsplit(".", 1)[1]]
     device = await service.start_sign_in(TENANT, ADMIN, MAC, ACCOUNT)
     assert device.sign_in is not None
     secrets += [device.sign_in.device_code, device.sign_in.user_code]
     with pytest.raises(AuthorizationPending):
-        await service.poll_token(token, device.sign_in.device_code)
+        await devices.poll_token(token, device.sign_in.device_code)
     await service.approve_sign_in(TENANT, ADMIN, MAC, ACCOUNT)
     clock.advance(seconds=5)
-    grant = await service.poll_token(token, device.sign_in.device_code)
+    grant = await devices.poll_token(token, device.sign_in.device_code)
     secrets.append(grant.access_token)
-    await service.factory_reset(token)
+    await devices.factory_reset(token)
     fresh = await service.issue_code(TENANT, ADMIN, MAC)
     assert fresh.code is not None
     secrets.append(fresh.code.value)
     for _ in range(5):
         with pytest.raises(InvalidCode):
-            await service.provision(MAC, "999988887777", MODEL, GOOD_FIRMWARE)
+            await devices.provision(MAC, "999988887777", MODEL, GOOD_FIRMWARE)
     secrets.append("999988887777")
 
     assert len(recorder.events) >= 12
@@ -171,222 +173,223 @@ async def test_audit_never_holds_a_code_or_token(
     ids=["bad_mac", "no_mac", "no_code", "no_model", "no_firmware", "bad_version", "long_model"],
 )
 async def test_invalid_request_comes_first(
-    service: ProvisioningService, recorder: RecordingRepository, mac, code, model, firmware  # type: ignore[no-untyped-def]
+    service: ProvisioningService, devices: DeviceService, recorder: RecordingRepository, mac, code, model, firmware  # type: ignore[no-untyped-def]
 ) -> None:
     await added_with_code(service)
     commits = len(recorder.commits)
     with pytest.raises(InvalidRequest) as refused:
-        await service.provision(mac, code, model, firmware)
+        await devices.provision(mac, code, model, firmware)
     assert refused.value.error == "invalid_request"
     assert len(recorder.commits) == commits
     assert service.get_device(TENANT, MAC).failed_attempts == 0
 
 
-async def test_wrong_code_and_unknown_mac_get_the_same_answer(service: ProvisioningService) -> None:
+async def test_wrong_code_and_unknown_mac_get_the_same_answer(service: ProvisioningService, devices: DeviceService) -> None:
     await added_with_code(service)
     with pytest.raises(InvalidCode) as wrong:
-        await service.provision(MAC, "000011112222", MODEL, GOOD_FIRMWARE)
+        await devices.provision(MAC, "000011112222", MODEL, GOOD_FIRMWARE)
     with pytest.raises(InvalidCode) as unknown:
-        await service.provision("00-15-65-00-00-99", "000011112222", MODEL, GOOD_FIRMWARE)
+        await devices.provision("00-15-65-00-00-99", "000011112222", MODEL, GOOD_FIRMWARE)
     await service.add_device(TENANT, ADMIN, "00-15-65-00-00-98", "")
     with pytest.raises(InvalidCode) as no_code:
-        await service.provision("00-15-65-00-00-98", "000011112222", MODEL, GOOD_FIRMWARE)
+        await devices.provision("00-15-65-00-00-98", "000011112222", MODEL, GOOD_FIRMWARE)
     assert wrong.value.message == unknown.value.message == no_code.value.message
     assert wrong.value.error == "invalid_code"
 
 
-async def test_a_code_is_single_use(service: ProvisioningService) -> None:
+async def test_a_code_is_single_use(service: ProvisioningService, devices: DeviceService) -> None:
     code = await added_with_code(service)
-    await service.provision(MAC, code, MODEL, GOOD_FIRMWARE)
+    await devices.provision(MAC, code, MODEL, GOOD_FIRMWARE)
     with pytest.raises(InvalidCode):
-        await service.provision(MAC, code, MODEL, GOOD_FIRMWARE)
+        await devices.provision(MAC, code, MODEL, GOOD_FIRMWARE)
 
 
-async def test_two_devices_racing_with_one_code_provision_once(service: ProvisioningService) -> None:
+async def test_two_devices_racing_with_one_code_provision_once(service: ProvisioningService, devices: DeviceService) -> None:
     code = await added_with_code(service)
     outcomes = await asyncio.gather(
-        *(service.provision(MAC, code, MODEL, GOOD_FIRMWARE) for _ in range(4)),
+        *(devices.provision(MAC, code, MODEL, GOOD_FIRMWARE) for _ in range(4)),
         return_exceptions=True,
     )
     assert sum(isinstance(o, ProvisionResult) for o in outcomes) == 1
     assert sum(isinstance(o, InvalidCode) for o in outcomes) == 3
 
 
-async def test_expired_code_is_checked_after_the_code(service: ProvisioningService, clock: FakeClock) -> None:
+async def test_expired_code_is_checked_after_the_code(service: ProvisioningService, devices: DeviceService, clock: FakeClock) -> None:
     code = await added_with_code(service)
     clock.advance(hours=25)
     with pytest.raises(InvalidCode):
-        await service.provision(MAC, "000011112222", MODEL, GOOD_FIRMWARE)
+        await devices.provision(MAC, "000011112222", MODEL, GOOD_FIRMWARE)
     with pytest.raises(CodeExpired) as expired:
-        await service.provision(MAC, code, MODEL, OLD_FIRMWARE)
+        await devices.provision(MAC, code, MODEL, OLD_FIRMWARE)
     assert expired.value.error == "code_expired"
 
 
 async def test_firmware_too_old_keeps_the_code_for_after_the_update(
-    service: ProvisioningService, recorder: RecordingRepository
+    service: ProvisioningService, devices: DeviceService, recorder: RecordingRepository
 ) -> None:
     code = await added_with_code(service)
     commits = len(recorder.commits)
     with pytest.raises(FirmwareRejected) as old:
-        await service.provision(MAC, code, MODEL, OLD_FIRMWARE)
+        await devices.provision(MAC, code, MODEL, OLD_FIRMWARE)
     assert (old.value.error, old.value.minimum_version) == ("firmware_too_old", GOOD_FIRMWARE)
     assert len(recorder.commits) == commits
     with pytest.raises(FirmwareRejected) as unknown:
-        await service.provision(MAC, code, "Acme Phone 3000", "1.0")
+        await devices.provision(MAC, code, "Acme Phone 3000", "1.0")
     assert unknown.value.error == "unsupported_device"
-    assert (await service.provision(MAC, code, MODEL, GOOD_FIRMWARE)).device.firmware == GOOD_FIRMWARE
+    assert (await devices.provision(MAC, code, MODEL, GOOD_FIRMWARE)).device.firmware == GOOD_FIRMWARE
 
 
 async def test_five_wrong_codes_lock_until_a_new_code(
-    service: ProvisioningService, recorder: RecordingRepository
+    service: ProvisioningService, devices: DeviceService, recorder: RecordingRepository
 ) -> None:
     code = await added_with_code(service)
     for attempt in range(1, 5):
         with pytest.raises(InvalidCode) as wrong:
-            await service.provision(MAC, f"{attempt:012d}", MODEL, GOOD_FIRMWARE)
+            await devices.provision(MAC, f"{attempt:012d}", MODEL, GOOD_FIRMWARE)
         assert wrong.value.locked_out == ()
     with pytest.raises(InvalidCode) as fifth:
-        await service.provision(MAC, "000000000005", MODEL, GOOD_FIRMWARE)
+        await devices.provision(MAC, "000000000005", MODEL, GOOD_FIRMWARE)
     [locked] = fifth.value.locked_out
     assert locked.locked and locked.tenant_id == TENANT
     lockouts = [e for e in recorder.events if e.action == "device.locked_out"]
     assert len(lockouts) == 1 and lockouts[0].mac == MAC
     with pytest.raises(DeviceLocked) as refused:
-        await service.provision(MAC, code, MODEL, GOOD_FIRMWARE)  # even the right code
+        await devices.provision(MAC, code, MODEL, GOOD_FIRMWARE)  # even the right code
     assert refused.value.error == "too_many_attempts" and refused.value.retry_after > 0
     assert "new verification code" in refused.value.message
 
     fresh = await service.issue_code(TENANT, ADMIN, MAC)
     assert fresh.code is not None and not fresh.locked
-    assert (await service.provision(MAC, fresh.code.value, MODEL, GOOD_FIRMWARE)).device.failed_attempts == 0
+    assert (await devices.provision(MAC, fresh.code.value, MODEL, GOOD_FIRMWARE)).device.failed_attempts == 0
 
 
 async def test_max_code_attempts_is_configurable(recorder: RecordingRepository, catalog, clock) -> None:  # type: ignore[no-untyped-def]
-    service = ProvisioningService(recorder, catalog, clock, max_code_attempts=2)
+    service = ProvisioningService(recorder, clock)
+    devices = DeviceService(recorder, catalog, clock, max_code_attempts=2)
     await added_with_code(service)
     for _ in range(2):
         with pytest.raises(InvalidCode):
-            await service.provision(MAC, "000000000001", MODEL, GOOD_FIRMWARE)
+            await devices.provision(MAC, "000000000001", MODEL, GOOD_FIRMWARE)
     with pytest.raises(DeviceLocked):
-        await service.provision(MAC, "000000000001", MODEL, GOOD_FIRMWARE)
+        await devices.provision(MAC, "000000000001", MODEL, GOOD_FIRMWARE)
 
 
-async def test_wrong_codes_count_in_every_tenant_holding_the_mac(service: ProvisioningService) -> None:
+async def test_wrong_codes_count_in_every_tenant_holding_the_mac(service: ProvisioningService, devices: DeviceService) -> None:
     code_a = await added_with_code(service)
     await added_with_code(service, tenant=OTHER_TENANT)
     for _ in range(4):
         with pytest.raises(InvalidCode):
-            await service.provision(MAC, "000000000001", MODEL, GOOD_FIRMWARE)
+            await devices.provision(MAC, "000000000001", MODEL, GOOD_FIRMWARE)
     with pytest.raises(InvalidCode) as fifth:
-        await service.provision(MAC, "000000000001", MODEL, GOOD_FIRMWARE)
+        await devices.provision(MAC, "000000000001", MODEL, GOOD_FIRMWARE)
     assert sorted(d.tenant_id for d in fifth.value.locked_out) == [TENANT, OTHER_TENANT]
     with pytest.raises(DeviceLocked):
-        await service.provision(MAC, code_a, MODEL, GOOD_FIRMWARE)
+        await devices.provision(MAC, code_a, MODEL, GOOD_FIRMWARE)
     fresh = (await service.issue_code(TENANT, ADMIN, MAC)).code
     assert fresh is not None
-    assert (await service.provision(MAC, fresh.value, MODEL, GOOD_FIRMWARE)).tenant_id == TENANT
+    assert (await devices.provision(MAC, fresh.value, MODEL, GOOD_FIRMWARE)).tenant_id == TENANT
     assert service.get_device(OTHER_TENANT, MAC).locked
 
 
-async def test_signed_in_is_answered_before_the_code(service: ProvisioningService, clock: FakeClock) -> None:
-    token, device_code = await signing_in(service)
+async def test_signed_in_is_answered_before_the_code(service: ProvisioningService, devices: DeviceService, clock: FakeClock) -> None:
+    token, device_code = await signing_in(service, devices)
     await service.approve_sign_in(TENANT, ADMIN, MAC, ACCOUNT)
-    await service.poll_token(token, device_code)
+    await devices.poll_token(token, device_code)
     with pytest.raises(AlreadySignedIn):
-        await service.provision(MAC, "garbage", MODEL, "1.0")
+        await devices.provision(MAC, "garbage", MODEL, "1.0")
     assert service.get_device(TENANT, MAC).failed_attempts == 0
 
 
 async def test_polling_too_fast_slows_down_by_five_seconds(
-    service: ProvisioningService, clock: FakeClock
+    service: ProvisioningService, devices: DeviceService, clock: FakeClock
 ) -> None:
-    token, device_code = await signing_in(service)
+    token, device_code = await signing_in(service, devices)
     with pytest.raises(AuthorizationPending):
-        await service.poll_token(token, device_code)
+        await devices.poll_token(token, device_code)
     clock.advance(seconds=4)
     with pytest.raises(SlowDown) as slow:
-        await service.poll_token(token, device_code)
+        await devices.poll_token(token, device_code)
     assert (slow.value.error, slow.value.interval) == ("slow_down", 10)
-    assert service.device_view(token).sign_in.interval == 10  # type: ignore[union-attr]
+    assert devices.device_view(token).sign_in.interval == 10  # type: ignore[union-attr]
     clock.advance(seconds=9)
     with pytest.raises(SlowDown) as slower:
-        await service.poll_token(token, device_code)
+        await devices.poll_token(token, device_code)
     assert slower.value.interval == 15
     clock.advance(seconds=15)
     with pytest.raises(AuthorizationPending):
-        await service.poll_token(token, device_code)
+        await devices.poll_token(token, device_code)
     clock.advance(seconds=15)
     with pytest.raises(AuthorizationPending):
-        await service.poll_token(token, device_code)
+        await devices.poll_token(token, device_code)
 
 
-async def test_expired_grant(service: ProvisioningService, clock: FakeClock) -> None:
-    token, device_code = await signing_in(service)
+async def test_expired_grant(service: ProvisioningService, devices: DeviceService, clock: FakeClock) -> None:
+    token, device_code = await signing_in(service, devices)
     clock.advance(minutes=15)
     with pytest.raises(ExpiredToken) as expired:
-        await service.poll_token(token, device_code)
+        await devices.poll_token(token, device_code)
     assert expired.value.error == "expired_token"
-    assert service.device_view(token).sign_in is None
+    assert devices.device_view(token).sign_in is None
     with pytest.raises(TransitionRefused, match="expired"):
         await service.approve_sign_in(TENANT, ADMIN, MAC, ACCOUNT)
     renewed = await service.start_sign_in(TENANT, ADMIN, MAC)
     assert renewed.sign_in is not None and renewed.sign_in.device_code != device_code
     with pytest.raises(InvalidGrant):
-        await service.poll_token(token, device_code)
+        await devices.poll_token(token, device_code)
     with pytest.raises(AuthorizationPending):
-        await service.poll_token(token, renewed.sign_in.device_code)
+        await devices.poll_token(token, renewed.sign_in.device_code)
 
 
 async def test_an_approved_grant_not_collected_in_time_expires(
-    service: ProvisioningService, clock: FakeClock
+    service: ProvisioningService, devices: DeviceService, clock: FakeClock
 ) -> None:
-    token, device_code = await signing_in(service)
+    token, device_code = await signing_in(service, devices)
     await service.approve_sign_in(TENANT, ADMIN, MAC, ACCOUNT)
     clock.advance(minutes=15)
     with pytest.raises(ExpiredToken):
-        await service.poll_token(token, device_code)
+        await devices.poll_token(token, device_code)
     assert service.get_device(TENANT, MAC).state is DeviceState.SIGNING_IN
 
 
-async def test_deny_answers_access_denied(service: ProvisioningService, recorder: RecordingRepository) -> None:
-    token, device_code = await signing_in(service)
+async def test_deny_answers_access_denied(service: ProvisioningService, devices: DeviceService, recorder: RecordingRepository) -> None:
+    token, device_code = await signing_in(service, devices)
     denied = await service.deny_sign_in(TENANT, ADMIN, MAC)
     assert denied.state is DeviceState.WAITING_FOR_SIGN_IN
     assert recorder.events[-1].action == "device.sign_in_denied"
     with pytest.raises(AccessDenied) as refused:
-        await service.poll_token(token, device_code)
+        await devices.poll_token(token, device_code)
     assert refused.value.error == "access_denied"
     with pytest.raises(TransitionRefused, match="cancelled"):
         await service.approve_sign_in(TENANT, ADMIN, MAC, ACCOUNT)
     assert (await service.start_sign_in(TENANT, ADMIN, MAC)).state is DeviceState.SIGNING_IN
 
 
-async def test_start_sign_in_refused_while_one_is_pending(service: ProvisioningService) -> None:
-    await signing_in(service)
+async def test_start_sign_in_refused_while_one_is_pending(service: ProvisioningService, devices: DeviceService) -> None:
+    await signing_in(service, devices)
     with pytest.raises(TransitionRefused, match="already pending"):
         await service.start_sign_in(TENANT, ADMIN, MAC)
 
 
-async def test_signed_in_device_cannot_start_another_sign_in(service: ProvisioningService) -> None:
-    token, device_code = await signing_in(service)
+async def test_signed_in_device_cannot_start_another_sign_in(service: ProvisioningService, devices: DeviceService) -> None:
+    token, device_code = await signing_in(service, devices)
     await service.approve_sign_in(TENANT, ADMIN, MAC, ACCOUNT)
-    await service.poll_token(token, device_code)
+    await devices.poll_token(token, device_code)
     with pytest.raises(TransitionRefused, match="factory reset"):
         await service.start_sign_in(TENANT, ADMIN, MAC)
     with pytest.raises(InvalidGrant):
-        await service.poll_token(token, device_code)
+        await devices.poll_token(token, device_code)
 
 
-async def test_poll_with_a_wrong_device_code(service: ProvisioningService) -> None:
-    token, device_code = await signing_in(service)
+async def test_poll_with_a_wrong_device_code(service: ProvisioningService, devices: DeviceService) -> None:
+    token, device_code = await signing_in(service, devices)
     for wrong in ("nope", device_code[:-1], "é" * 10, None):
         with pytest.raises(InvalidGrant) as refused:
-            await service.poll_token(token, wrong)  # type: ignore[arg-type]
+            await devices.poll_token(token, wrong)  # type: ignore[arg-type]
         assert refused.value.error == "invalid_grant"
 
 
-async def test_stolen_forged_and_revoked_tokens_are_refused(service: ProvisioningService) -> None:
-    token = (await provisioned(service)).device_token
+async def test_stolen_forged_and_revoked_tokens_are_refused(service: ProvisioningService, devices: DeviceService) -> None:
+    token = (await provisioned(service, devices)).device_token
     tenant_part, mac, secret = token.split(".")
     forged = [
         "", "garbage", "a.b", "a.b.c.d",
@@ -398,60 +401,60 @@ async def test_stolen_forged_and_revoked_tokens_are_refused(service: Provisionin
     ]
     for bad in forged:
         with pytest.raises(InvalidDeviceToken) as refused:
-            service.device_for_token(bad)
+            devices.device_for_token(bad)
         assert refused.value.error == "invalid_token"
-    assert service.device_for_token(token).mac == MAC
+    assert devices.device_for_token(token).mac == MAC
 
-    await service.factory_reset(token)
+    await devices.factory_reset(token)
     for call in (
-        lambda: service.device_for_token(token),
-        lambda: service.device_view(token),
+        lambda: devices.device_for_token(token),
+        lambda: devices.device_view(token),
     ):
         with pytest.raises(InvalidDeviceToken):
             call()
     with pytest.raises(InvalidDeviceToken):
-        await service.factory_reset(token)
+        await devices.factory_reset(token)
     with pytest.raises(InvalidDeviceToken):
-        await service.poll_token(token, "x")
+        await devices.poll_token(token, "x")
 
 
-async def test_removing_a_device_revokes_its_token(service: ProvisioningService) -> None:
-    token = (await provisioned(service)).device_token
+async def test_removing_a_device_revokes_its_token(service: ProvisioningService, devices: DeviceService) -> None:
+    token = (await provisioned(service, devices)).device_token
     await service.remove_device(TENANT, ADMIN, MAC)
     with pytest.raises(InvalidDeviceToken):
-        service.device_for_token(token)
+        devices.device_for_token(token)
 
 
-async def test_another_tenants_token_for_the_same_mac_does_not_cross(service: ProvisioningService) -> None:
-    token_a = (await provisioned(service)).device_token
+async def test_another_tenants_token_for_the_same_mac_does_not_cross(service: ProvisioningService, devices: DeviceService) -> None:
+    token_a = (await provisioned(service, devices)).device_token
     code_b = await added_with_code(service, tenant=OTHER_TENANT)
-    token_b = (await service.provision(MAC, code_b, MODEL, GOOD_FIRMWARE)).device_token
-    assert service.device_for_token(token_a).tenant_id == TENANT
-    assert service.device_for_token(token_b).tenant_id == OTHER_TENANT
+    token_b = (await devices.provision(MAC, code_b, MODEL, GOOD_FIRMWARE)).device_token
+    assert devices.device_for_token(token_a).tenant_id == TENANT
+    assert devices.device_for_token(token_b).tenant_id == OTHER_TENANT
     secret_b = token_b.rsplit(".", 1)[1]
     with pytest.raises(InvalidDeviceToken):
-        service.device_for_token(token_a.rsplit(".", 1)[0] + "." + secret_b)
+        devices.device_for_token(token_a.rsplit(".", 1)[0] + "." + secret_b)
 
 
 async def test_factory_reset_from_waiting_for_sign_in_allows_provisioning_again(
-    service: ProvisioningService, recorder: RecordingRepository
+    service: ProvisioningService, devices: DeviceService, recorder: RecordingRepository
 ) -> None:
-    token = (await provisioned(service)).device_token
-    reset = await service.factory_reset(token)
+    token = (await provisioned(service, devices)).device_token
+    reset = await devices.factory_reset(token)
     assert reset.model is None and reset.device_token_hash is None
     event = recorder.events[-1]
     assert event.action == "device.factory_reset" and event.detail["previous_state"] == "waiting_for_sign_in"
     code = (await service.issue_code(TENANT, ADMIN, MAC)).code
     assert code is not None
-    assert (await service.provision(MAC, code.value, MODEL, GOOD_FIRMWARE)).device.state is DeviceState.WAITING_FOR_SIGN_IN
+    assert (await devices.provision(MAC, code.value, MODEL, GOOD_FIRMWARE)).device.state is DeviceState.WAITING_FOR_SIGN_IN
 
 
 async def test_concurrent_wrong_codes_are_each_counted_and_lock_once(
-    service: ProvisioningService, recorder: RecordingRepository
+    service: ProvisioningService, devices: DeviceService, recorder: RecordingRepository
 ) -> None:
     await added_with_code(service)
     outcomes = await asyncio.gather(
-        *(service.provision(MAC, f"{i:012d}", MODEL, GOOD_FIRMWARE) for i in range(1, 9)),
+        *(devices.provision(MAC, f"{i:012d}", MODEL, GOOD_FIRMWARE) for i in range(1, 9)),
         return_exceptions=True,
     )
     assert [type(o) for o in outcomes] == [InvalidCode] * 5 + [DeviceLocked] * 3

@@ -19,6 +19,7 @@ from provisioning.errors import (
     InvalidRequest,
     TransitionRefused,
 )
+from provisioning.device_service import DeviceService
 from provisioning.service import ProvisioningService, RejectionKind
 
 from .conftest import ADMIN, GOOD_FIRMWARE, MAC, MODEL, OTHER_TENANT, TENANT, RecordingRepository
@@ -27,8 +28,8 @@ MAC2 = "00-15-65-AA-BB-02"
 MAC3 = "00-15-65-AA-BB-03"
 
 
-async def provision(service: ProvisioningService, code: str, mac: str = MAC):  # type: ignore[no-untyped-def]
-    return await service.provision(mac, code, MODEL, GOOD_FIRMWARE)
+async def provision(devices: DeviceService, code: str, mac: str = MAC):  # type: ignore[no-untyped-def]
+    return await devices.provision(mac, code, MODEL, GOOD_FIRMWARE)
 
 
 async def test_add_device_normalizes_mac_and_trims_location(
@@ -41,11 +42,11 @@ async def test_add_device_normalizes_mac_and_trims_location(
     assert (event.action, event.mac, event.actor, event.at) == ("device.added", MAC, ADMIN, clock.now())
 
 
-async def test_add_device_refuses_a_duplicate_naming_its_tab(service: ProvisioningService) -> None:
+async def test_add_device_refuses_a_duplicate_naming_its_tab(service: ProvisioningService, devices: DeviceService) -> None:
     await service.add_device(TENANT, ADMIN, MAC, "Room 101")
     code = (await service.issue_code(TENANT, ADMIN, MAC)).code
     assert code is not None
-    await provision(service, code.value)
+    await provision(devices, code.value)
     with pytest.raises(DuplicateDevice, match="already in Waiting for sign in .location: Room 101"):
         await service.add_device(TENANT, ADMIN, MAC.lower(), "elsewhere")
 
@@ -109,12 +110,12 @@ async def test_add_devices_with_nothing_valid_commits_nothing(
     assert result.added == [] and len(result.rejected) == 2 and recorder.commits == []
 
 
-async def test_list_devices_sorted_by_location_then_mac_and_counts(service: ProvisioningService) -> None:
+async def test_list_devices_sorted_by_location_then_mac_and_counts(service: ProvisioningService, devices: DeviceService) -> None:
     await service.add_device(TENANT, ADMIN, MAC3, "b room")
     await service.add_device(TENANT, ADMIN, MAC2, "A room")
     await service.add_device(TENANT, ADMIN, MAC, "b room")
     await service.issue_code(TENANT, ADMIN, MAC2)
-    await provision(service, service.get_device(TENANT, MAC2).code.value, MAC2)  # type: ignore[union-attr]
+    await provision(devices, service.get_device(TENANT, MAC2).code.value, MAC2)  # type: ignore[union-attr]
     assert [d.mac for d in service.list_devices(TENANT)] == [MAC2, MAC, MAC3]
     assert [d.mac for d in service.list_devices(TENANT, DeviceState.WAITING_ON_ACTIVATION)] == [MAC, MAC3]
     counts = service.counts(TENANT)
@@ -135,33 +136,33 @@ async def test_issue_code_gives_12_digits_valid_24_hours(service: ProvisioningSe
     assert device.code.issued_by == ADMIN.id
 
 
-async def test_reissue_voids_the_old_code(service: ProvisioningService, recorder: RecordingRepository) -> None:
+async def test_reissue_voids_the_old_code(service: ProvisioningService, devices: DeviceService, recorder: RecordingRepository) -> None:
     await service.add_device(TENANT, ADMIN, MAC, "Room")
     old = (await service.issue_code(TENANT, ADMIN, MAC)).code
     new = (await service.issue_code(TENANT, ADMIN, MAC)).code
     assert old is not None and new is not None and old.value != new.value
     assert recorder.events[-1].detail["reissued"] is True
     with pytest.raises(InvalidCode):
-        await provision(service, old.value)
-    assert (await provision(service, new.value)).device.state is DeviceState.WAITING_FOR_SIGN_IN
+        await provision(devices, old.value)
+    assert (await provision(devices, new.value)).device.state is DeviceState.WAITING_FOR_SIGN_IN
 
 
-async def test_code_expires_after_24_hours(service: ProvisioningService, clock: FakeClock) -> None:
+async def test_code_expires_after_24_hours(service: ProvisioningService, devices: DeviceService, clock: FakeClock) -> None:
     await service.add_device(TENANT, ADMIN, MAC, "Room")
     code = (await service.issue_code(TENANT, ADMIN, MAC)).code
     assert code is not None
     clock.advance(hours=24)
     assert service.valid_codes(TENANT) == []
     with pytest.raises(CodeExpired):
-        await provision(service, code.value)
+        await provision(devices, code.value)
 
 
-async def test_code_still_works_a_second_before_expiry(service: ProvisioningService, clock: FakeClock) -> None:
+async def test_code_still_works_a_second_before_expiry(service: ProvisioningService, devices: DeviceService, clock: FakeClock) -> None:
     await service.add_device(TENANT, ADMIN, MAC, "Room")
     code = (await service.issue_code(TENANT, ADMIN, MAC)).code
     assert code is not None
     clock.advance(hours=24, seconds=-1)
-    assert (await provision(service, format_code(code.value))).device.code is None
+    assert (await provision(devices, format_code(code.value))).device.code is None
 
 
 def format_code(digits: str) -> str:
@@ -169,7 +170,7 @@ def format_code(digits: str) -> str:
 
 
 async def test_code_ttl_is_configurable(recorder: RecordingRepository, catalog, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
-    service = ProvisioningService(recorder, catalog, clock, code_ttl=timedelta(hours=2))
+    service = ProvisioningService(recorder, clock, code_ttl=timedelta(hours=2))
     await service.add_device(TENANT, ADMIN, MAC, "Room")
     device = await service.issue_code(TENANT, ADMIN, MAC)
     assert device.code is not None and device.code.expires_at == clock.now() + timedelta(hours=2)
@@ -180,9 +181,9 @@ async def test_issue_code_for_unknown_device(service: ProvisioningService) -> No
         await service.issue_code(TENANT, ADMIN, MAC)
 
 
-async def test_issue_code_refused_for_a_provisioned_device(service: ProvisioningService, recorder) -> None:  # type: ignore[no-untyped-def]
+async def test_issue_code_refused_for_a_provisioned_device(service: ProvisioningService, devices: DeviceService, recorder) -> None:  # type: ignore[no-untyped-def]
     await service.add_device(TENANT, ADMIN, MAC, "Room")
-    await provision(service, (await service.issue_code(TENANT, ADMIN, MAC)).code.value)  # type: ignore[union-attr]
+    await provision(devices, (await service.issue_code(TENANT, ADMIN, MAC)).code.value)  # type: ignore[union-attr]
     before = len(recorder.commits)
     with pytest.raises(TransitionRefused, match="already provisioned"):
         await service.issue_code(TENANT, ADMIN, MAC)
@@ -190,14 +191,14 @@ async def test_issue_code_refused_for_a_provisioned_device(service: Provisioning
 
 
 async def test_issue_codes_for_all_covers_only_devices_without_a_usable_code(
-    service: ProvisioningService, recorder: RecordingRepository, clock: FakeClock
+    service: ProvisioningService, devices: DeviceService, recorder: RecordingRepository, clock: FakeClock
 ) -> None:
     for mac, place in [(MAC, "1"), (MAC2, "2"), (MAC3, "3"), ("00-15-65-AA-BB-04", "4")]:
         await service.add_device(TENANT, ADMIN, mac, place)
     expiring = (await service.issue_code(TENANT, ADMIN, MAC)).code  # will expire
     clock.advance(hours=23)
     kept = (await service.issue_code(TENANT, ADMIN, MAC2)).code  # still valid later
-    await provision(service, (await service.issue_code(TENANT, ADMIN, MAC3)).code.value, MAC3)  # type: ignore[union-attr]
+    await provision(devices, (await service.issue_code(TENANT, ADMIN, MAC3)).code.value, MAC3)  # type: ignore[union-attr]
     clock.advance(hours=2)
     recorder.commits.clear()
     issued = await service.issue_codes_for_all(TENANT, ADMIN)
@@ -210,12 +211,12 @@ async def test_issue_codes_for_all_covers_only_devices_without_a_usable_code(
     assert len(recorder.commits) == 1
 
 
-async def test_issue_codes_for_all_includes_locked_devices(service: ProvisioningService) -> None:
+async def test_issue_codes_for_all_includes_locked_devices(service: ProvisioningService, devices: DeviceService) -> None:
     await service.add_device(TENANT, ADMIN, MAC, "Room")
     await service.issue_code(TENANT, ADMIN, MAC)
     for _ in range(5):
         with pytest.raises(InvalidCode):
-            await provision(service, "000000000000")
+            await provision(devices, "000000000000")
     assert service.valid_codes(TENANT) == []
     [device] = await service.issue_codes_for_all(TENANT, ADMIN)
     assert not device.locked and service.valid_codes(TENANT) == [device]
@@ -232,15 +233,15 @@ async def test_remove_device(service: ProvisioningService, recorder: RecordingRe
         await service.remove_device(TENANT, ADMIN, MAC)
 
 
-async def test_remove_device_refuses_when_the_state_changed(service: ProvisioningService) -> None:
+async def test_remove_device_refuses_when_the_state_changed(service: ProvisioningService, devices: DeviceService) -> None:
     await service.add_device(TENANT, ADMIN, MAC, "Room")
-    await provision(service, (await service.issue_code(TENANT, ADMIN, MAC)).code.value)  # type: ignore[union-attr]
+    await provision(devices, (await service.issue_code(TENANT, ADMIN, MAC)).code.value)  # type: ignore[union-attr]
     with pytest.raises(DeviceStateChanged, match="now Waiting for sign in, no longer Waiting on activation"):
         await service.remove_device(TENANT, ADMIN, MAC, DeviceState.WAITING_ON_ACTIVATION)
     assert service.get_device(TENANT, MAC).state is DeviceState.WAITING_FOR_SIGN_IN
 
 
-async def test_another_tenant_never_sees_the_device(service: ProvisioningService) -> None:
+async def test_another_tenant_never_sees_the_device(service: ProvisioningService, devices: DeviceService) -> None:
     await service.add_device(TENANT, ADMIN, MAC, "Room")
     code = (await service.issue_code(TENANT, ADMIN, MAC)).code
     assert code is not None
@@ -258,24 +259,24 @@ async def test_another_tenant_never_sees_the_device(service: ProvisioningService
         with pytest.raises(DeviceNotFound):
             await call
     assert service.get_device(TENANT, MAC).code == code
-    assert (await provision(service, code.value)).tenant_id == TENANT
+    assert (await provision(devices, code.value)).tenant_id == TENANT
 
 
 async def test_same_mac_in_two_tenants_provisions_into_the_tenant_whose_code_it_is(
-    service: ProvisioningService,
+    service: ProvisioningService, devices: DeviceService,
 ) -> None:
     await service.add_device(TENANT, ADMIN, MAC, "A's room")
     await service.add_device(OTHER_TENANT, ADMIN, MAC, "B's room")
     await service.issue_code(TENANT, ADMIN, MAC)
     b_code = (await service.issue_code(OTHER_TENANT, ADMIN, MAC)).code
     assert b_code is not None
-    result = await provision(service, b_code.value)
+    result = await provision(devices, b_code.value)
     assert result.tenant_id == OTHER_TENANT and result.device.location == "B's room"
     assert service.get_device(TENANT, MAC).state is DeviceState.WAITING_ON_ACTIVATION
     assert service.get_device(TENANT, MAC).failed_attempts == 0
 
 
-async def test_tenant_name_default_then_set(service: ProvisioningService, recorder: RecordingRepository) -> None:
+async def test_tenant_name_default_then_set(service: ProvisioningService, devices: DeviceService, recorder: RecordingRepository) -> None:
     assert service.tenant_name(TENANT) == "Contoso"
     await service.set_tenant_name(TENANT, ADMIN, "  Fabrikam Ltd ")
     assert service.tenant_name(TENANT) == "Fabrikam Ltd"
@@ -285,17 +286,18 @@ async def test_tenant_name_default_then_set(service: ProvisioningService, record
     await service.set_tenant_name(TENANT, ADMIN, "Fabrikam Ltd")
     assert len(recorder.commits) == commits
     await service.add_device(TENANT, ADMIN, MAC, "Room")
-    result = await provision(service, (await service.issue_code(TENANT, ADMIN, MAC)).code.value)  # type: ignore[union-attr]
+    result = await provision(devices, (await service.issue_code(TENANT, ADMIN, MAC)).code.value)  # type: ignore[union-attr]
     assert result.tenant_name == "Fabrikam Ltd"
     with pytest.raises(InvalidRequest):
         await service.set_tenant_name(TENANT, ADMIN, "  ")
 
 
 async def test_tenant_name_falls_back_to_the_tenant_id(recorder: RecordingRepository, catalog, clock) -> None:  # type: ignore[no-untyped-def]
-    service = ProvisioningService(recorder, catalog, clock)
+    service = ProvisioningService(recorder, clock)
+    devices = DeviceService(recorder, catalog, clock)
     assert service.tenant_name(TENANT) is None
     await service.add_device(TENANT, ADMIN, MAC, "Room")
-    result = await provision(service, (await service.issue_code(TENANT, ADMIN, MAC)).code.value)  # type: ignore[union-attr]
+    result = await provision(devices, (await service.issue_code(TENANT, ADMIN, MAC)).code.value)  # type: ignore[union-attr]
     assert result.tenant_name == TENANT
 
 
@@ -308,10 +310,10 @@ async def test_conversations_are_kept_per_tenant(service: ProvisioningService) -
 
 
 async def test_sign_in_refuses_a_bad_account_and_changes_nothing(
-    service: ProvisioningService, recorder: RecordingRepository
+    service: ProvisioningService, devices: DeviceService, recorder: RecordingRepository
 ) -> None:
     await service.add_device(TENANT, ADMIN, MAC, "Room")
-    await provision(service, (await service.issue_code(TENANT, ADMIN, MAC)).code.value)  # type: ignore[union-attr]
+    await provision(devices, (await service.issue_code(TENANT, ADMIN, MAC)).code.value)  # type: ignore[union-attr]
     commits = len(recorder.commits)
     with pytest.raises(InvalidAccount):
         await service.start_sign_in(TENANT, ADMIN, MAC, "not an account")
@@ -323,9 +325,9 @@ async def test_sign_in_refuses_a_bad_account_and_changes_nothing(
     assert service.get_device(TENANT, MAC).sign_in == device.sign_in
 
 
-async def test_start_sign_in_records_the_intended_account(service: ProvisioningService) -> None:
+async def test_start_sign_in_records_the_intended_account(service: ProvisioningService, devices: DeviceService) -> None:
     await service.add_device(TENANT, ADMIN, MAC, "Room")
-    await provision(service, (await service.issue_code(TENANT, ADMIN, MAC)).code.value)  # type: ignore[union-attr]
+    await provision(devices, (await service.issue_code(TENANT, ADMIN, MAC)).code.value)  # type: ignore[union-attr]
     device = await service.start_sign_in(TENANT, ADMIN, MAC, " room1@contoso.com ")
     assert device.sign_in is not None and device.sign_in.account == "room1@contoso.com"
     assert device.sign_in.interval == 5
