@@ -15,9 +15,10 @@ from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.schema import ChannelAccount
 from botbuilder.schema.teams import FileConsentCardResponse
 
-import bot.file_commands  # noqa: F401  (each of these declares its commands and card actions)
-import bot.inventory_commands  # noqa: F401
-import bot.signin  # noqa: F401
+# Each of these declares its commands and card actions; `help` lists them in this order.
+import bot.inventory_commands  # noqa: F401  isort: skip
+import bot.signin  # noqa: F401  isort: skip
+import bot.file_commands  # noqa: F401  isort: skip
 import cards
 from bot.chat import ChatTurn, new_card_id
 from bot.commands import REGISTRY as registry

@@ -70,7 +70,9 @@ def device_table(devices: Sequence[Device], now: datetime, card_id: str, tab: st
         raise ValueError(f"{len(devices)} rows; paginate to DEVICE_ROWS_PER_PAGE "
                          f"({DEVICE_ROWS_PER_PAGE}) so the card stays small enough for Teams")
     rows = [[mac_cell(d.mac, card_id), cell(plain(location_text(d))), cell(*as_text_blocks(state_parts(d))),
-             cell(*detail_lines(d, now)), cell(action_set(*device_actions(d, now, card_id)))]
+             cell(*detail_lines(d, now)),
+             # One button per line: side by side they overflow a narrow Teams column.
+             cell(*(action_set(button) for button in device_actions(d, now, card_id)))]
             for d in devices]
     columns = [("MAC ID", 3), ("Location", 4), ("State", 3), (_DETAIL_HEADER[tab], 4), ("Actions", 3)]
     return table(columns, rows)

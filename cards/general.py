@@ -58,7 +58,7 @@ def help_card(commands: Sequence[CommandHelp], card_id: str) -> Element:
     for command in commands:
         body.append(plain(run(command.usage, monospace=True, weight="Bolder"), spacing="Medium"))
         body.append(plain(_summary(command)))
-    body.append(text("Type **help <command>** for one command's details.", subtle=True,
+    body.append(text("Type help and a command's name (for example: help add) for its details.", subtle=True,
                      spacing="Medium"))
     body.extend(main_buttons(card_id, {c.name for c in commands}))
     return card(body)
