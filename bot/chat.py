@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
-from botbuilder.schema import Activity, ActivityTypes, Attachment, TextFormatTypes
+from botbuilder.schema import Activity, ActivityTypes, Attachment, DeliveryModes, TextFormatTypes
 
 from bot.identity import Speaker, speaker_of
 from provisioning.audit import Actor
@@ -54,6 +54,8 @@ class ChatTurn:
 
     async def replace(self, activity_id: str, card: dict[str, Any]) -> bool:
         """Replace an earlier card in place; False if the channel would not (then send anew)."""
+        if self.activity.delivery_mode == DeliveryModes.expect_replies:
+            return False  # the replies travel in the HTTP response: there is nothing to update over the wire
         update = Activity(
             type=ActivityTypes.message,
             id=activity_id,

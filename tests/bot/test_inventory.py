@@ -288,3 +288,13 @@ async def test_tenant_name_is_shown_and_set_for_devices(chat: ChatDriver) -> Non
     response = await chat.client.post("/api/devices/provision", json={
         "mac": MAC, "verification_code": code, "model": "T55A", "firmware_version": "58.15.0.124"})
     assert (await response.json())["tenant_name"] == "Fabrikam Facilities"
+
+
+async def test_with_expect_replies_the_form_result_comes_back_in_the_body(chat: ChatDriver) -> None:
+    form = cards_in(await chat.expect_replies(chat.activity(text="add")))[0]
+    body = chat.activity()
+    body.pop("text")
+    body["value"] = submit_data(form, "add_device") | {"mac": MAC, "location": "Lobby"}
+    replies = await chat.expect_replies(body)
+    assert MAC in texts_in(replies) and "Device added" in texts_in(replies)
+    assert chat.connector.received == [], "nothing goes over HTTP in expectReplies mode"
