@@ -5,14 +5,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestServer
 
 from bot.app import create_app
 from bot.settings import Settings
 from provisioning.clock import FakeClock
 from tests.bot.chat import SENT_CARDS, ChatDriver
 from tests.cardcheck import validate_cards
-from tests.bot.connector import FakeConnector
+from tests.bot.connector import FakeConnector, serving
 
 
 @pytest.fixture
@@ -22,13 +21,8 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def connector() -> AsyncIterator[tuple[FakeConnector, str]]:
-    fake = FakeConnector()
-    server = TestServer(fake.app())
-    await server.start_server()
-    try:
-        yield fake, str(server.make_url("/"))
-    finally:
-        await server.close()
+    async with serving(FakeConnector()) as served:
+        yield served
 
 
 @pytest.fixture

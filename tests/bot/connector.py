@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 
 @dataclass
@@ -77,3 +80,14 @@ class FakeConnector:
                 self._arrived.clear()
                 await self._arrived.wait()
         return self.activities()
+
+
+@asynccontextmanager
+async def serving(fake: FakeConnector) -> AsyncIterator[tuple[FakeConnector, str]]:
+    """Run a fake connector on a local port; yields it with its service URL."""
+    server = TestServer(fake.app())
+    await server.start_server()
+    try:
+        yield fake, str(server.make_url("/"))
+    finally:
+        await server.close()

@@ -22,7 +22,6 @@ import pytest
 
 import cards
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from bot.app import RUNTIME
 from bot.files.errors import FileRefused
@@ -32,7 +31,7 @@ from bot.settings import Settings
 from provisioning.clock import FakeClock
 from provisioning.devices import DeviceState
 from tests.bot.chat import OTHER_TENANT, TEAMS_TENANT, ChatDriver, cards_in, in_tenant, texts_in
-from tests.bot.connector import FakeConnector
+from tests.bot.connector import FakeConnector, serving
 from tests.bot.test_inventory import submit_data
 from tests.cardcheck import validate_cards
 
@@ -91,13 +90,8 @@ class FileConnector(FakeConnector):
 
 @pytest.fixture
 async def connector() -> AsyncIterator[tuple[FileConnector, str]]:
-    fake = FileConnector()
-    server = TestServer(fake.app())
-    await server.start_server()
-    try:
-        yield fake, str(server.make_url("/"))
-    finally:
-        await server.close()
+    async with serving(FileConnector()) as served:
+        yield served  # type: ignore[misc]
 
 
 def runtime(chat: ChatDriver) -> Runtime:
