@@ -50,10 +50,6 @@ class CardMemory:
     async def remember(self, tenant_id: str, record: CardRecord) -> None:
         await self._repository.tenant(tenant_id).commit(records={(KIND, record.card_id): record.to_doc()})
 
-    def recall(self, tenant_id: str, card_id: str) -> CardRecord | None:
-        doc = self._repository.tenant(tenant_id).get_record(KIND, card_id)
-        return CardRecord.from_doc(card_id, doc) if doc else None
-
     async def claim(self, tenant_id: str, card_id: str, purpose: str, subject: str | None = None) -> CardRecord:
         """Mark an open card used, or raise `CardNotOpen`. Two concurrent claims: one wins.
 

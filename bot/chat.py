@@ -11,7 +11,7 @@ from typing import Any
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
 from botbuilder.schema import Activity, ActivityTypes, Attachment, DeliveryModes, TextFormatTypes
 
-from bot.identity import Speaker, speaker_of
+from bot.identity import Speaker
 from provisioning.audit import Actor
 
 log = logging.getLogger(__name__)
@@ -22,10 +22,6 @@ class ChatTurn:
     context: TurnContext
     speaker: Speaker
     is_admin: bool
-
-    @classmethod
-    def of(cls, context: TurnContext, is_admin: bool) -> ChatTurn:
-        return cls(context, speaker_of(context.activity), is_admin)
 
     @property
     def tenant_id(self) -> str:

@@ -10,7 +10,7 @@ import difflib
 import shlex
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 Handler = Callable[..., Awaitable[None]]
 H = TypeVar("H", bound=Handler)
@@ -121,9 +121,6 @@ def expect_args(parsed: ParsedCommand, minimum: int, maximum: int | None = None)
         raise ArgumentParseError(f"Too many arguments: {' '.join(parsed.args[maximum:])!r}.", parsed.command)
     return parsed.args
 
-
-def describe(command: Command) -> dict[str, Any]:
-    return {"name": command.name, "summary": command.summary, "usage": command.usage, "admin_only": command.admin_only}
 
 
 REGISTRY = Registry()  # the one registry every command module declares into
