@@ -4,20 +4,26 @@ Each single-use card carries a `card_id` in its submit data. When it is sent, th
 records the card in the tenant's store with the activity id the connector returned, so
 after a submit it can (a) refuse a second or replayed submit of the same card and (b)
 replace the card in place. Web Chat sends no `replyToId` on a submit, hence the record.
-A card id from another tenant, or one never issued, is simply unknown.
+A card id from another tenant, or one never issued, is simply unknown. Cards older than
+`CARD_LIFETIME` are refused as too old, and the oldest records are dropped once a tenant
+holds `MAX_CARDS_KEPT`, so the records cannot grow without bound.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
+from provisioning.clock import Clock
 from provisioning.repository import Repository
 
 KIND = "card"
+CARD_LIFETIME = timedelta(days=7)
+MAX_CARDS_KEPT = 2_000  # per tenant; past it, the oldest half is dropped in one commit
 
 
 class CardNotOpen(Exception):
-    """The card is unknown to this tenant, or it was already used."""
+    """The card is unknown to this tenant, too old, or it was already used."""
 
     def __init__(self, used: bool) -> None:
         super().__init__("used" if used else "unknown")
@@ -31,24 +37,36 @@ class CardRecord:
     activity_id: str | None
     conversation_id: str
     subject: str | None  # the MAC a card is about, if any
+    created_at: datetime
     used: bool = False
 
     def to_doc(self) -> dict[str, Any]:
         return {"purpose": self.purpose, "activity_id": self.activity_id, "conversation_id": self.conversation_id,
-                "subject": self.subject, "used": self.used}
+                "subject": self.subject, "created_at": self.created_at.isoformat(), "used": self.used}
 
     @classmethod
     def from_doc(cls, card_id: str, doc: dict[str, Any]) -> CardRecord:
         return cls(card_id, doc["purpose"], doc.get("activity_id"), doc["conversation_id"], doc.get("subject"),
-                   bool(doc.get("used")))
+                   datetime.fromisoformat(doc["created_at"]), bool(doc.get("used")))
 
 
 class CardMemory:
-    def __init__(self, repository: Repository) -> None:
+    def __init__(self, repository: Repository, clock: Clock) -> None:
         self._repository = repository
+        self._clock = clock
+
+    def new_record(self, card_id: str, purpose: str, activity_id: str | None, conversation_id: str,
+                   subject: str | None) -> CardRecord:
+        return CardRecord(card_id, purpose, activity_id, conversation_id, subject, self._clock.now())
 
     async def remember(self, tenant_id: str, record: CardRecord) -> None:
-        await self._repository.tenant(tenant_id).commit(records={(KIND, record.card_id): record.to_doc()})
+        tenant = self._repository.tenant(tenant_id)
+        changes: dict[tuple[str, str], dict[str, Any] | None] = {(KIND, record.card_id): record.to_doc()}
+        keys = tenant.record_keys(KIND)
+        if len(keys) >= MAX_CARDS_KEPT:
+            by_age = sorted(keys, key=lambda key: (tenant.get_record(KIND, key) or {}).get("created_at", ""))
+            changes.update({(KIND, key): None for key in by_age[: len(keys) // 2]})
+        await tenant.commit(records=changes)
 
     async def claim(self, tenant_id: str, card_id: str, purpose: str, subject: str | None = None) -> CardRecord:
         """Mark an open card used, or raise `CardNotOpen`. Two concurrent claims: one wins.
@@ -63,8 +81,9 @@ class CardMemory:
         record = CardRecord.from_doc(card_id, doc)
         if record.used:
             raise CardNotOpen(used=True)
-        used = CardRecord(**{**record.__dict__, "used": True})
-        await tenant.commit(records={(KIND, card_id): used.to_doc()})
+        if self._clock.now() - record.created_at > CARD_LIFETIME:
+            raise CardNotOpen(used=False)
+        await tenant.commit(records={(KIND, card_id): replace(record, used=True).to_doc()})
         return record
 
     async def release(self, tenant_id: str, record: CardRecord) -> None:

@@ -28,8 +28,9 @@ async def send_single_use(turn: ChatTurn, runtime: Runtime, card: dict, card_id:
                           subject: str | None = None) -> None:
     """Send a card that may be submitted once, and remember it for that check."""
     activity_id = await turn.show(card)
-    record = CardRecord(card_id, purpose, activity_id, turn.activity.conversation.id, subject)
-    await CardMemory(runtime.store).remember(turn.tenant_id, record)
+    memory = CardMemory(runtime.store, runtime.clock)
+    record = memory.new_record(card_id, purpose, activity_id, turn.activity.conversation.id, subject)
+    await memory.remember(turn.tenant_id, record)
 
 
 async def answer_card(turn: ChatTurn, record: CardRecord | None, card: dict) -> None:

@@ -51,7 +51,7 @@ async def _sign_in_start(turn: ChatTurn, submission: Submission, runtime: Runtim
 async def _sign_in_approve(turn: ChatTurn, submission: Submission, runtime: Runtime) -> None:
     mac = submitted_mac(submission)
     account = submission.text("account", required=False, max_length=256)
-    memory = CardMemory(runtime.store)
+    memory = CardMemory(runtime.store, runtime.clock)
     try:
         record = await memory.claim(turn.tenant_id, submission.card_id, PURPOSE_SIGN_IN, mac)
     except CardNotOpen as closed:
@@ -83,7 +83,7 @@ async def _sign_in_approve(turn: ChatTurn, submission: Submission, runtime: Runt
 async def _sign_in_cancel(turn: ChatTurn, submission: Submission, runtime: Runtime) -> None:
     mac = submitted_mac(submission)
     try:
-        record = await CardMemory(runtime.store).claim(turn.tenant_id, submission.card_id, PURPOSE_SIGN_IN, mac)
+        record = await CardMemory(runtime.store, runtime.clock).claim(turn.tenant_id, submission.card_id, PURPOSE_SIGN_IN, mac)
     except CardNotOpen as closed:
         await turn.say(closed_message(closed, "Nothing was changed."))
         return

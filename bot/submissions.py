@@ -141,7 +141,7 @@ async def _show_add_form(turn: ChatTurn, submission: Submission, runtime: Runtim
 async def _add_device(turn: ChatTurn, submission: Submission, runtime: Runtime) -> None:
     mac_text = submission.text("mac", required=False, max_length=64)
     location = submission.text("location", required=False, max_length=MAX_FIELD_LENGTH)
-    memory = CardMemory(runtime.store)
+    memory = CardMemory(runtime.store, runtime.clock)
     try:
         record = await memory.claim(turn.tenant_id, submission.card_id, inventory.PURPOSE_ADD_FORM)
     except CardNotOpen as closed:
@@ -204,7 +204,7 @@ async def _remove_confirm(turn: ChatTurn, submission: Submission, runtime: Runti
     mac = submitted_mac(submission)
     expected = submission.state()
     try:
-        record = await CardMemory(runtime.store).claim(turn.tenant_id, submission.card_id, inventory.PURPOSE_CONFIRM_REMOVE, mac)
+        record = await CardMemory(runtime.store, runtime.clock).claim(turn.tenant_id, submission.card_id, inventory.PURPOSE_CONFIRM_REMOVE, mac)
     except CardNotOpen as closed:
         await turn.say(closed_message(closed, f"Type `remove {mac}` to ask again."))
         return
@@ -220,7 +220,7 @@ async def _remove_confirm(turn: ChatTurn, submission: Submission, runtime: Runti
 async def _remove_cancel(turn: ChatTurn, submission: Submission, runtime: Runtime) -> None:
     mac = submitted_mac(submission)
     try:
-        record = await CardMemory(runtime.store).claim(turn.tenant_id, submission.card_id, inventory.PURPOSE_CONFIRM_REMOVE, mac)
+        record = await CardMemory(runtime.store, runtime.clock).claim(turn.tenant_id, submission.card_id, inventory.PURPOSE_CONFIRM_REMOVE, mac)
     except CardNotOpen as closed:
         await turn.say(closed_message(closed, "Nothing was changed."))
         return

@@ -40,6 +40,9 @@ class MemoryTenantRepository:
         record = self._records.get((kind, key))
         return copy.deepcopy(record) if record is not None else None
 
+    def record_keys(self, kind: str) -> list[str]:
+        return [key for record_kind, key in self._records if record_kind == kind]
+
     async def commit(
         self,
         save: Sequence[Device] = (),

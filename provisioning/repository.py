@@ -28,6 +28,9 @@ class TenantRepository(Protocol):
     def get_record(self, kind: str, key: str) -> dict[str, Any] | None:
         """A small keyed JSON record (e.g. kind="conversation"), or None."""
 
+    def record_keys(self, kind: str) -> list[str]:
+        """The keys of every record of one kind (for housekeeping)."""
+
     async def commit(
         self,
         save: Sequence[Device] = (),

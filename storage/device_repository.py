@@ -73,6 +73,9 @@ class DeviceRepository:
         # A private copy: stored documents are shared with the writer and never edited.
         return None if doc is None else orjson.loads(orjson.dumps(doc["value"]))
 
+    def record_keys(self, kind: str) -> list[str]:
+        return [key for record_kind, key in self._file.keys(RECORDS) if record_kind == kind]
+
     async def commit(
         self,
         save: Sequence[Device] = (),
