@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .repository import Repository, TenantRepository
 
 LOCATION_MAX_LENGTH = 128
+CONVERSATION_RECORD = "conversation"  # where to tell the admin about a device (by MAC, or "latest")
 TENANT_NAME_MAX_LENGTH = 256
 
 
@@ -120,7 +121,7 @@ class ProvisioningService:
 
     def conversation(self, tenant_id: str, key: str) -> dict[str, Any] | None:
         """A conversation reference saved with `save_conversation`, or None."""
-        return self._tenant(tenant_id).get_record("conversation", key)
+        return self._tenant(tenant_id).get_record(CONVERSATION_RECORD, key)
 
     # --- admin side: changes -----------------------------------------------------------
 
@@ -241,7 +242,8 @@ class ProvisioningService:
             now, tenant_id, actor, "device.removed", mac,
             state=device.state.value, location=device.location,
         )
-        await repo.commit(remove=[mac], audit=[event])
+        # Its conversation reference goes too: nothing will be said about a removed device.
+        await repo.commit(remove=[mac], audit=[event], records={(CONVERSATION_RECORD, mac): None})
         return device
 
     async def start_sign_in(
@@ -311,7 +313,7 @@ class ProvisioningService:
         self, tenant_id: str, key: str, reference_doc: dict[str, Any]
     ) -> None:
         """Remember where to send proactive notices (bookkeeping, so not audited)."""
-        await self._tenant(tenant_id).commit(records={("conversation", key): reference_doc})
+        await self._tenant(tenant_id).commit(records={(CONVERSATION_RECORD, key): reference_doc})
 
     # --- internals ---------------------------------------------------------------------
 

@@ -332,3 +332,10 @@ async def test_start_sign_in_records_the_intended_account(service: ProvisioningS
     assert device.sign_in is not None and device.sign_in.account == "room1@contoso.com"
     assert device.sign_in.interval == 5
     assert device.sign_in.expires_at - device.sign_in.started_at == timedelta(minutes=15)
+
+
+async def test_removing_a_device_forgets_where_to_tell_about_it(service: ProvisioningService) -> None:
+    await service.add_device("t1", ADMIN, "02-00-00-00-00-01", "Lobby")
+    await service.save_conversation("t1", "02-00-00-00-00-01", {"conversation": {"id": "c"}})
+    await service.remove_device("t1", ADMIN, "02-00-00-00-00-01")
+    assert service.conversation("t1", "02-00-00-00-00-01") is None
