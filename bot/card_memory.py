@@ -4,7 +4,8 @@ Each single-use card carries a `card_id` in its submit data. When it is sent, th
 records the card in the tenant's store with the activity id the connector returned, so
 after a submit it can (a) refuse a second or replayed submit of the same card and (b)
 replace the card in place. Web Chat sends no `replyToId` on a submit, hence the record.
-A card id from another tenant, or one never issued, is simply unknown. Cards older than
+A card id from another tenant, or one never issued, is simply unknown (card ids are
+random, so knowing one means having seen the card in that tenant). Cards older than
 `CARD_LIFETIME` are refused as too old, and the oldest records are dropped once a tenant
 holds `MAX_CARDS_KEPT`, so the records cannot grow without bound.
 """

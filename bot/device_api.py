@@ -7,7 +7,7 @@ section 3.5. Nothing here logs a verification code or a token.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -26,21 +26,37 @@ from provisioning.errors import (
     InvalidDeviceToken,
     ProvisioningError,
 )
+from storage import StoreError
 
 log = logging.getLogger(__name__)
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 MAX_BODY_BYTES = 16 * 1024
 RuntimeOf = Callable[[], Runtime]
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 def add_device_routes(app: web.Application, runtime: RuntimeOf) -> None:
     api = _DeviceApi(runtime)
-    app.router.add_post("/api/devices/provision", api.provision)
-    app.router.add_get("/api/devices/me", api.me)
-    app.router.add_post("/api/devices/token", api.token)
-    app.router.add_post("/api/devices/factory-reset", api.factory_reset)
+    app.router.add_post("/api/devices/provision", _unavailable_on_store_failure(api.provision))
+    app.router.add_get("/api/devices/me", _unavailable_on_store_failure(api.me))
+    app.router.add_post("/api/devices/token", _unavailable_on_store_failure(api.token))
+    app.router.add_post("/api/devices/factory-reset", _unavailable_on_store_failure(api.factory_reset))
     app.router.add_get("/device", _verification_page)
+
+
+def _unavailable_on_store_failure(handler: Handler) -> Handler:
+    """A store that can't write (disk full, shutting down) is a 503 the device retries, not a 500."""
+
+    async def guarded(request: web.Request) -> web.Response:
+        try:
+            return await handler(request)
+        except StoreError as failure:
+            log.error("device API: %s failed: %s", request.path, type(failure).__name__)
+            return error(503, "temporarily_unavailable", "The service can't save right now. Try again in a minute.",
+                         headers={"Retry-After": "60"})
+
+    return guarded
 
 
 class _DeviceApi:
@@ -61,12 +77,18 @@ class _DeviceApi:
         manufacturer = body.get("manufacturer")
         if manufacturer is not None and not isinstance(manufacturer, str):
             return error(400, "invalid_request", "manufacturer must be a string.")
+        devices = self._runtime().devices
+        try:
+            # A malformed request is a 400 whatever the rate: checked before it is counted.
+            devices.check_request(fields["mac"], fields["verification_code"], fields["model"],
+                                  fields["firmware_version"], manufacturer)
+        except ProvisioningError as bad:
+            return error(400, "invalid_request", bad.message)
         wait = self._runtime().device_limiter.check(request.remote or "unknown")
         if wait:
             log.warning("device API: rate limit hit by %s", request.remote)
             return error(429, "too_many_attempts", f"Too many attempts from this network. Wait {wait} s and try again.",
                          headers={"Retry-After": str(wait)})
-        devices = self._runtime().devices
         try:
             result = await devices.provision(fields["mac"], fields["verification_code"], fields["model"],
                                              fields["firmware_version"], manufacturer)
@@ -156,7 +178,9 @@ async def _verification_page(request: web.Request) -> web.Response:
 
 def _bearer(request: web.Request) -> str:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else ""
+    token = token.strip()
+    # Device tokens are base64url and dots; anything else (undecodable bytes included) is not one.
+    return token if scheme.lower() == "bearer" and token.isascii() and token.isprintable() else ""
 
 
 async def _json_body(request: web.Request) -> dict[str, Any] | web.Response:
@@ -178,7 +202,10 @@ async def _form_or_json(request: web.Request) -> dict[str, Any] | web.Response:
     if request.content_type == "application/x-www-form-urlencoded":
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
             return error(413, "invalid_request", "The request body is too large.")
-        form = await request.post()
+        try:
+            form = await request.post()
+        except (UnicodeError, ValueError):
+            return error(400, "invalid_request", "The form body is not valid UTF-8 form data.")
         return {key: value for key, value in form.items() if isinstance(value, str)}
     return await _json_body(request)
 

@@ -13,8 +13,11 @@ from dataclasses import dataclass
 from botbuilder.schema import Activity
 
 LOCAL_TENANT = "local"
-_MENTION = re.compile(r"<at[^>]*>.*?</at>", re.IGNORECASE | re.DOTALL)
-_TAG = re.compile(r"<[^>]+>")
+# Linear-time patterns: a mention's text holds no markup, so an unclosed `<at` can't make
+# the search rescan the rest of the message (a lazy `.*?` did, quadratically).
+_MENTION = re.compile(r"<at\b[^<>]*>[^<]*</at>", re.IGNORECASE)
+_TAG = re.compile(r"<[^<>]*>")
+MAX_COMMAND_CHARS = 4_000  # far more than any command needs; bounds the work per message
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,6 @@ def command_text(activity: Activity) -> str:
     """The typed text with the bot's @mention (and any markup Teams adds) removed."""
     # Not TurnContext.remove_recipient_mention: it raises on a malformed mention entity
     # and feeds the mention text to re.sub as a pattern.
-    text = _MENTION.sub(" ", activity.text or "")
+    text = _MENTION.sub(" ", (activity.text or "")[:MAX_COMMAND_CHARS])
     text = html.unescape(_TAG.sub(" ", text)).replace("\u00a0", " ")
     return " ".join(text.split())

@@ -4,8 +4,9 @@
   `1234-5678-9012`; input ignores spaces and dashes.
 - RFC 8628 user codes: 8 characters from the section 6.1 alphabet (no vowels, no
   look-alikes), shown as `XXXX-XXXX`; input is case-insensitive, dashes ignored.
-- Device codes, device tokens and access tokens: URL-safe random strings, stored only as
-  their SHA-256 hash.
+- Device codes, device tokens and access tokens: URL-safe random strings. Device tokens
+  are stored only as their SHA-256 hash; a pending grant's device code is kept as issued
+  (the device reads it back from /api/devices/me) and compared in constant time.
 
 Everything random comes from `secrets`; every comparison is constant time. Nothing here
 logs, and no error message repeats a code.
@@ -102,9 +103,9 @@ def secret_matches(secret: str, expected_hash: str) -> bool:
     """True if `secret` hashes to `expected_hash`; constant time, False for bad input."""
     if not isinstance(secret, str) or not isinstance(expected_hash, str):
         return False
-    return hmac.compare_digest(
-        hash_secret(secret).encode("ascii"), expected_hash.encode("utf-8")
-    )
+    if not secret.isascii() or not expected_hash.isascii():
+        return False  # every secret we issue is ASCII; anything else is not one of ours
+    return hmac.compare_digest(hash_secret(secret).encode("ascii"), expected_hash.encode("ascii"))
 
 
 def _strip_ignored(text: str) -> str:

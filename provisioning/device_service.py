@@ -39,7 +39,7 @@ from .errors import (
     InvalidVersion,
     SlowDown,
 )
-from .firmware import Catalog, FirmwareStatus
+from .firmware import Catalog, FirmwareStatus, FirmwareVerdict
 from .mac import parse_mac
 
 if TYPE_CHECKING:
@@ -59,6 +59,18 @@ _NOT_PROVISIONED = (
     "This device token is not valid: the device was factory reset, removed, or never "
     "provisioned. Provision the device again with a new verification code."
 )
+
+
+@dataclass(frozen=True)
+class ProvisionRequest:
+    """A provisioning request whose fields passed `DeviceService.check_request`."""
+
+    mac: str
+    code: str  # as typed: a secret, never logged
+    model: str
+    firmware: str
+    manufacturer: str | None
+    verdict: FirmwareVerdict
 
 
 @dataclass(frozen=True)
@@ -108,17 +120,15 @@ class DeviceService:
         self.max_code_attempts = max_code_attempts
         self.tenant_name_default = tenant_name_default
 
-    async def provision(
+    def check_request(
         self,
-        mac_text: str,
-        code_text: str,
-        model: str,
-        firmware_version: str,
-        manufacturer: str | None = None,
-    ) -> ProvisionResult:
-        """A technician entered a code on the device. Refusals, in this order:
-        InvalidRequest, DeviceLocked, AlreadySignedIn, InvalidCode, CodeExpired,
-        FirmwareRejected."""
+        mac_text: object,
+        code_text: object,
+        model: object,
+        firmware_version: object,
+        manufacturer: object = None,
+    ) -> ProvisionRequest:
+        """The request's fields, checked and cleaned; InvalidRequest names what is wrong."""
         mac = _device_mac(mac_text)
         model_ = _device_field("model", model)
         firmware = _device_field("firmware_version", firmware_version)
@@ -130,6 +140,22 @@ class DeviceService:
             verdict = self._catalog.check(model_, firmware, maker)
         except InvalidVersion as error:
             raise InvalidRequest(error.message) from None
+        return ProvisionRequest(mac, code_text, model_, firmware, maker, verdict)
+
+    async def provision(
+        self,
+        mac_text: str,
+        code_text: str,
+        model: str,
+        firmware_version: str,
+        manufacturer: str | None = None,
+    ) -> ProvisionResult:
+        """A technician entered a code on the device. Refusals, in this order:
+        InvalidRequest, DeviceLocked, AlreadySignedIn, InvalidCode, CodeExpired,
+        FirmwareRejected."""
+        request = self.check_request(mac_text, code_text, model, firmware_version, manufacturer)
+        mac, code_text, model_, firmware, maker, verdict = (
+            request.mac, request.code, request.model, request.firmware, request.manufacturer, request.verdict)
         now = self._clock.now()
         candidates = self._devices_with_mac(mac)
         # Locked if every registration that could take a code is locked (one, normally).
@@ -140,17 +166,19 @@ class DeviceService:
                 "your admin to issue a new verification code, then enter that one.",
                 retry_after=LOCKOUT_RETRY_AFTER,
             )
-        if any(d.state is DeviceState.SIGNED_IN for d in candidates):
-            raise AlreadySignedIn(
-                "This device is signed in. Factory reset it (Settings > Device "
-                "administration > Reset) before provisioning it again."
-            )
         # Compare against every open device's code, not stopping at the first match.
         matches = [
             d for d in candidates
             if not d.locked and d.code is not None
             and verification_codes_match(code_text, d.code.value)
         ]
+        # A signed-in registration blocks the MAC, unless the code opens a waiting one in
+        # another tenant: otherwise any tenant could lock a device out of every other.
+        if not matches and any(d.state is DeviceState.SIGNED_IN for d in candidates):
+            raise AlreadySignedIn(
+                "This device is signed in. Factory reset it (Settings > Device "
+                "administration > Reset) before provisioning it again."
+            )
         if not matches:
             locked_out = await self._count_wrong_code(mac, now)
             raise InvalidCode(_INVALID_CODE, locked_out=locked_out)
@@ -349,6 +377,6 @@ def _decode_tenant(part: str) -> str | None:
 
 
 def _same_secret(given: object, expected: str) -> bool:
-    if not isinstance(given, str):
-        return False
-    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+    if not isinstance(given, str) or not given.isascii():
+        return False  # the secrets we issue are ASCII; this also keeps undecodable bytes out of encode()
+    return hmac.compare_digest(given.encode("ascii"), expected.encode("ascii"))

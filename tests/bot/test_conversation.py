@@ -114,3 +114,11 @@ async def test_an_exception_in_a_turn_answers_an_apology_with_an_error_id(chat: 
     assert text.startswith("Sorry, something went wrong")
     error_id = text.split("error id ")[1].split(")")[0]
     assert error_id in caplog.text and "RuntimeError: boom" in caplog.text
+
+
+async def test_a_flood_of_unclosed_mentions_does_not_hang_the_bot(chat: ChatDriver) -> None:
+    """800 KB of `<at>`: a quadratic mention pattern would take about an hour here."""
+    import asyncio
+
+    replies = await asyncio.wait_for(chat.say("<at>" * 200_000), timeout=30)
+    assert cards_in(replies), "markup alone leaves no command: the help card"

@@ -260,3 +260,45 @@ async def test_no_secret_reaches_the_logs(chat: ChatDriver, caplog, clock: FakeC
     for secret in secrets:
         assert secret not in caplog.text
     assert code is None, "the code is spent on provisioning"
+
+
+async def test_a_malformed_request_is_400_even_past_the_rate_limit(aiohttp_client, tmp_path: Path, clock) -> None:  # type: ignore[no-untyped-def]
+    client = await aiohttp_client(create_app(Settings(data_dir=tmp_path / "d", device_rate_limit=1), clock=clock))
+    good = {"mac": MAC, "verification_code": "123412341234", **T55A}
+    assert (await client.post("/api/devices/provision", json=good)).status == 401
+    assert (await client.post("/api/devices/provision", json=good)).status == 429
+    bad = await client.post("/api/devices/provision", json=good | {"mac": "nope"})
+    assert bad.status == 400 and (await bad.json())["error"] == "invalid_request"
+
+
+async def test_undecodable_form_and_token_bytes_are_refused_cleanly(chat: ChatDriver) -> None:
+    token = await ready_device(chat)
+    form = await chat.client.post("/api/devices/token", data=b"grant_type=\xff\xfe&device_code=\xc3",
+                                  headers={**auth(token), "Content-Type": "application/x-www-form-urlencoded"})
+    assert form.status == 400
+    tenant, mac, _ = token.split(".")
+    raw = f"Bearer {tenant}.{mac}.".encode() + b"\xff\xfe"
+    response = await chat.client.get("/api/devices/me", headers={"Authorization": raw.decode("latin-1")})
+    assert response.status == 401
+
+
+async def test_a_device_signed_in_in_one_tenant_does_not_block_a_waiting_one_elsewhere(chat: ChatDriver, clock: FakeClock) -> None:
+    """Tenant A signs in a device with B's MAC; B's real device still provisions with B's code."""
+    from provisioning.audit import Actor
+
+    runtime = chat.client.app[RUNTIME]
+    admin_b = Actor("admin-b", "Admin B", "chat")
+    token = await ready_device(chat)  # tenant "local" owns MAC, provisioned
+    await runtime.service.start_sign_in("local", Actor("a", "A", "chat"), MAC)
+    await runtime.service.approve_sign_in("local", Actor("a", "A", "chat"), MAC, "x@contoso.com")
+    grant = runtime.service.get_device("local", MAC).sign_in
+    clock.advance(seconds=6)
+    await runtime.devices.poll_token(token, grant.device_code)
+    assert runtime.service.get_device("local", MAC).state.value == "signed_in"
+
+    await runtime.service.add_device("tenant-b", admin_b, MAC, "B lobby")
+    issued = await runtime.service.issue_code("tenant-b", admin_b, MAC)
+    assert (await provision(chat, "000011112222" if issued.code.value != "000011112222" else "333344445555")).status == 409
+    response = await provision(chat, issued.code.value)
+    assert response.status == 200, await response.text()
+    assert runtime.service.get_device("tenant-b", MAC).state.value == "waiting_for_sign_in"
