@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import cards
 from bot import inventory
-from bot.card_memory import CardMemory, CardNotOpen
+from bot.card_memory import CardMemory, CardNotOpen, CardRecord
 from bot.chat import ChatTurn, new_card_id
 from bot.commands import REGISTRY, ParsedCommand, expect_args
 from bot.runtime import Runtime
@@ -28,11 +28,33 @@ def _card(device: Device, runtime: Runtime, card_id: str, error: str | None = No
                               card_id, error=error, account=account or grant.account or "")
 
 
+def _subject(device: Device) -> str:
+    """A sign-in card is for one grant: the admin compared *that* user code with the screen."""
+    return f"{device.mac}#{device.sign_in.user_code if device.sign_in else ''}"
+
+
 async def start(turn: ChatTurn, runtime: Runtime, mac_text: str, account: str | None) -> None:
     device = await runtime.service.start_sign_in(turn.tenant_id, turn.actor, mac_text, account)
     await inventory.remember_conversation(turn, runtime, [device.mac])
     card_id = new_card_id()
-    await inventory.send_single_use(turn, runtime, _card(device, runtime, card_id), card_id, PURPOSE_SIGN_IN, device.mac)
+    await inventory.send_single_use(turn, runtime, _card(device, runtime, card_id), card_id, PURPOSE_SIGN_IN,
+                                    _subject(device))
+
+
+async def _claim(turn: ChatTurn, runtime: Runtime, submission: Submission, mac: str) -> CardRecord | None:
+    """The card's record if it is open and still for the device's current sign-in; else say why."""
+    device = runtime.service.get_device(turn.tenant_id, mac)
+    try:
+        return await CardMemory(runtime.store, runtime.clock).claim(turn.tenant_id, submission.card_id,
+                                                                     PURPOSE_SIGN_IN, _subject(device))
+    except CardNotOpen as closed:
+        if closed.used:
+            await turn.say(closed_message(closed, f"Type `status {mac}` to see the device."))
+        else:
+            await turn.say("That sign-in card is not the current one for this device (a newer sign-in was "
+                           "started, or the device moved on), so nothing was changed. Use the newest sign-in "
+                           f"card, or start one with `signin {mac}`.")
+        return None
 
 
 @REGISTRY.command("signin", summary="Start the remote sign-in of a device waiting for sign in.",
@@ -52,10 +74,8 @@ async def _sign_in_approve(turn: ChatTurn, submission: Submission, runtime: Runt
     mac = submitted_mac(submission)
     account = submission.text("account", required=False, max_length=256)
     memory = CardMemory(runtime.store, runtime.clock)
-    try:
-        record = await memory.claim(turn.tenant_id, submission.card_id, PURPOSE_SIGN_IN, mac)
-    except CardNotOpen as closed:
-        await turn.say(closed_message(closed, f"Type `status {mac}` to see the device."))
+    record = await _claim(turn, runtime, submission, mac)
+    if record is None:
         return
     try:
         device = await runtime.service.approve_sign_in(turn.tenant_id, turn.actor, mac, account)
@@ -82,10 +102,8 @@ async def _sign_in_approve(turn: ChatTurn, submission: Submission, runtime: Runt
 @SUBMISSIONS.action(a.SIGN_IN_CANCEL)
 async def _sign_in_cancel(turn: ChatTurn, submission: Submission, runtime: Runtime) -> None:
     mac = submitted_mac(submission)
-    try:
-        record = await CardMemory(runtime.store, runtime.clock).claim(turn.tenant_id, submission.card_id, PURPOSE_SIGN_IN, mac)
-    except CardNotOpen as closed:
-        await turn.say(closed_message(closed, "Nothing was changed."))
+    record = await _claim(turn, runtime, submission, mac)
+    if record is None:
         return
     try:
         await runtime.service.deny_sign_in(turn.tenant_id, turn.actor, mac)

@@ -302,3 +302,22 @@ async def test_a_device_signed_in_in_one_tenant_does_not_block_a_waiting_one_els
     response = await provision(chat, issued.code.value)
     assert response.status == 200, await response.text()
     assert runtime.service.get_device("tenant-b", MAC).state.value == "waiting_for_sign_in"
+
+
+async def test_an_older_sign_in_card_cannot_approve_a_newer_sign_in(chat: ChatDriver, clock: FakeClock) -> None:
+    await ready_device(chat)
+    first = cards_in(await chat.say(f"signin {MAC}"))[0]
+    clock.advance(minutes=16)
+    await chat.say(f"signin {MAC}")
+    text = texts_in(await chat.submit(submit_data(first, "sign_in_approve") | {"account": "a@contoso.com"}))
+    assert "not the current one" in text
+    assert chat.client.app[RUNTIME].service.get_device("local", MAC).sign_in.approved_by is None
+
+
+async def test_a_sign_in_card_left_over_after_a_reset_does_nothing(chat: ChatDriver) -> None:
+    token = await ready_device(chat)
+    card = cards_in(await chat.say(f"signin {MAC}"))[0]
+    await chat.client.post("/api/devices/factory-reset", headers=auth(token))
+    for account in ("not an account", "a@contoso.com"):
+        text = texts_in(await chat.submit(submit_data(card, "sign_in_approve") | {"account": account}))
+        assert "nothing was changed" in text and "Sorry" not in text
