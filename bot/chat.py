@@ -13,6 +13,7 @@ from botbuilder.schema import Activity, ActivityTypes, Attachment, DeliveryModes
 
 from bot.identity import Speaker
 from provisioning.audit import Actor
+from provisioning.errors import ProvisioningError
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,20 @@ class ChatTurn:
     @property
     def tenant_id(self) -> str:
         return self.speaker.tenant_id
+
+    @property
+    def is_private(self) -> bool:
+        """A one-to-one chat (Teams personal, the Emulator): the only place codes are shown."""
+        conversation_type = getattr(self.activity.conversation, "conversation_type", None)
+        return conversation_type in (None, "", "personal")
+
+    def require_private(self, what: str) -> None:
+        """Refuse to show secrets where everyone in the conversation would read them."""
+        if not self.is_private:
+            raise ProvisioningError(
+                f"{what} are secrets, and everyone in this conversation would see them. "
+                "Ask me in a personal chat (open a chat with the bot), where only you do."
+            )
 
     @property
     def actor(self) -> Actor:

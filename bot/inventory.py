@@ -69,7 +69,8 @@ async def show_list(turn: ChatTurn, runtime: Runtime, tab: str | None, page: int
     per_page = cards.DEVICE_ROWS_PER_PAGE
     if tab is None:
         waiting = service.list_devices(turn.tenant_id, DeviceState.WAITING_ON_ACTIVATION)
-        await turn.show(cards.summary_card(counts, waiting[:per_page], now, new_card_id(), _pages(len(waiting), per_page)))
+        await turn.show(cards.summary_card(counts, waiting[:per_page], now, new_card_id(), _pages(len(waiting), per_page),
+                                           reveal_codes=turn.is_private))
         return
     devices = [d for d in service.list_devices(turn.tenant_id, None) if d.state in TAB_STATES[tab]]
     page_count = _pages(len(devices), per_page)
@@ -77,7 +78,8 @@ async def show_list(turn: ChatTurn, runtime: Runtime, tab: str | None, page: int
         raise ProvisioningError(f"There is no page {page}: the list has {page_count} page(s). "
                                 f"Try `list {tab} page {page_count}`.")
     chunk = devices[(page - 1) * per_page: page * per_page]
-    await turn.show(cards.device_table_card(tab, chunk, page, page_count, counts, now, new_card_id()))
+    await turn.show(cards.device_table_card(tab, chunk, page, page_count, counts, now, new_card_id(),
+                                            reveal_codes=turn.is_private))
 
 
 def _pages(count: int, per_page: int) -> int:
@@ -85,6 +87,7 @@ def _pages(count: int, per_page: int) -> int:
 
 
 async def issue_code(turn: ChatTurn, runtime: Runtime, mac_text: str, expected_state: DeviceState | None = None) -> None:
+    turn.require_private("Verification codes")
     service = runtime.service
     if expected_state is not None:
         _expect_state(service.get_device(turn.tenant_id, mac_text), expected_state)
@@ -94,6 +97,7 @@ async def issue_code(turn: ChatTurn, runtime: Runtime, mac_text: str, expected_s
 
 
 async def issue_all_codes(turn: ChatTurn, runtime: Runtime) -> None:
+    turn.require_private("Verification codes")
     devices = await runtime.service.issue_codes_for_all(turn.tenant_id, turn.actor)
     await remember_conversation(turn, runtime, [])
     if not devices:
@@ -104,6 +108,7 @@ async def issue_all_codes(turn: ChatTurn, runtime: Runtime) -> None:
 
 
 async def show_codes(turn: ChatTurn, runtime: Runtime, page: int = 1) -> None:
+    turn.require_private("Verification codes")
     devices = runtime.service.valid_codes(turn.tenant_id)
     per_page = cards.CODE_ROWS_PER_PAGE
     page_count = _pages(len(devices), per_page)
@@ -114,7 +119,7 @@ async def show_codes(turn: ChatTurn, runtime: Runtime, page: int = 1) -> None:
 
 async def show_status(turn: ChatTurn, runtime: Runtime, mac_text: str) -> None:
     device = runtime.service.get_device(turn.tenant_id, mac_text)
-    await turn.show(cards.device_status_card(device, runtime.clock.now(), new_card_id()))
+    await turn.show(cards.device_status_card(device, runtime.clock.now(), new_card_id(), reveal_codes=turn.is_private))
 
 
 async def ask_remove(turn: ChatTurn, runtime: Runtime, mac_text: str) -> None:

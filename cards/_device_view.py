@@ -27,8 +27,12 @@ def state_parts(device: Device) -> list[Line]:
     return parts
 
 
-def code_parts(device: Device, now: datetime) -> list[Line]:
-    """The code and its expiry, or why there is none."""
+HIDDEN_CODE = "Issued (shown only in a personal chat)"
+
+
+def code_parts(device: Device, now: datetime, reveal: bool = True) -> list[Line]:
+    """The code and its expiry, or why there is none. With `reveal` off (a chat others
+    read), a valid code is only said to exist."""
     code = device.code
     if device.locked and device.state is DeviceState.WAITING_ON_ACTIVATION:
         return [("Locked: issue a new code", {"color": "Attention"})]
@@ -37,6 +41,8 @@ def code_parts(device: Device, now: datetime) -> list[Line]:
     when = format_utc(code.expires_at)
     if not code.is_valid_at(now):
         return [("Code expired", {"color": "Warning"}), (when, {"subtle": True})]
+    if not reveal:
+        return [(HIDDEN_CODE, {}), (f"{when} ({format_time_left(code.expires_at, now)})", {"subtle": True})]
     return [(format_code(code.value), {"monospace": True, "weight": "Bolder"}),
             (f"{when} ({format_time_left(code.expires_at, now)})", {"subtle": True})]
 
@@ -61,13 +67,13 @@ def hardware_text(device: Device, limit: int = REPORTED_MAX_LENGTH) -> str:
     return ", ".join(part for part in (name, firmware) if part) or "Model not reported yet"
 
 
-def detail_lines(device: Device, now: datetime) -> list[Element]:
+def detail_lines(device: Device, now: datetime, reveal_codes: bool = True) -> list[Element]:
     """The last table column: the code while waiting on activation, the hardware after.
 
     Device-reported text is clipped harder here than in the status card: it is the
     main lever on a table page's size."""
     if device.state is DeviceState.WAITING_ON_ACTIVATION:
-        return as_text_blocks(code_parts(device, now))
+        return as_text_blocks(code_parts(device, now, reveal_codes))
     lines = [plain(clip(hardware_text(device), TABLE_CELL_MAX))]
     if device.state is DeviceState.SIGNED_IN and device.account:
         lines.append(plain(run(clip(device.account, TABLE_CELL_MAX), subtle=True)))

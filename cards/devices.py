@@ -64,13 +64,14 @@ def device_added_card(device: Device, card_id: str) -> Element:
     ], [issue_code_action(device, card_id), submit("Add another", a.SHOW_ADD_FORM, card_id)])
 
 
-def device_table(devices: Sequence[Device], now: datetime, card_id: str, tab: str) -> Element:
+def device_table(devices: Sequence[Device], now: datetime, card_id: str, tab: str,
+                 reveal_codes: bool = True) -> Element:
     """One page of devices with per-row buttons; select a MAC to open its status."""
     if len(devices) > DEVICE_ROWS_PER_PAGE:
         raise ValueError(f"{len(devices)} rows; paginate to DEVICE_ROWS_PER_PAGE "
                          f"({DEVICE_ROWS_PER_PAGE}) so the card stays small enough for Teams")
     rows = [[mac_cell(d.mac, card_id), cell(plain(location_text(d))), cell(*as_text_blocks(state_parts(d))),
-             cell(*detail_lines(d, now)),
+             cell(*detail_lines(d, now, reveal_codes)),
              # One button per line: side by side they overflow a narrow Teams column.
              cell(*(action_set(button) for button in device_actions(d, now, card_id)))]
             for d in devices]
@@ -79,8 +80,10 @@ def device_table(devices: Sequence[Device], now: datetime, card_id: str, tab: st
 
 
 def device_table_card(tab: str, devices: Sequence[Device], page: int, page_count: int,
-                      counts: Mapping[DeviceState, int], now: datetime, card_id: str) -> Element:
-    """`list <tab> [page N]`: one page (1-based) of one tab, with tab and page buttons."""
+                      counts: Mapping[DeviceState, int], now: datetime, card_id: str,
+                      reveal_codes: bool = True) -> Element:
+    """`list <tab> [page N]`: one page (1-based) of one tab, with tab and page buttons.
+    `reveal_codes` off hides verification codes (for a chat others read)."""
     check_tab(tab)
     _check_page(page, page_count)
     total = tab_counts(counts)[tab]
@@ -89,7 +92,7 @@ def device_table_card(tab: str, devices: Sequence[Device], page: int, page_count
         text(f"{_devices(total)} \u00b7 page {page} of {max(page_count, 1)}", subtle=True),
     ]
     if devices:
-        body += [device_table(devices, now, card_id, tab),
+        body += [device_table(devices, now, card_id, tab, reveal_codes),
                  text("Select a MAC ID for the device's status and history.", subtle=True)]
     else:
         body.append(text(_EMPTY_TAB[tab]))
@@ -99,7 +102,8 @@ def device_table_card(tab: str, devices: Sequence[Device], page: int, page_count
 
 
 def summary_card(counts: Mapping[DeviceState, int], waiting_devices: Sequence[Device],
-                 now: datetime, card_id: str, waiting_page_count: int = 1) -> Element:
+                 now: datetime, card_id: str, waiting_page_count: int = 1,
+                 reveal_codes: bool = True) -> Element:
     """`list` with no argument: devices per tab, then page 1 of *Waiting on activation*."""
     totals = tab_counts(counts)
     tiles = {"type": "ColumnSet", "columns": [
@@ -112,7 +116,7 @@ def summary_card(counts: Mapping[DeviceState, int], waiting_devices: Sequence[De
                                   text(TAB_LABELS[a.TAB_WAITING], weight="Bolder", size="Medium",
                                        spacing="Large")]
     if waiting_devices:
-        body.append(device_table(waiting_devices, now, card_id, a.TAB_WAITING))
+        body.append(device_table(waiting_devices, now, card_id, a.TAB_WAITING, reveal_codes))
     else:
         body.append(text(_EMPTY_TAB[a.TAB_WAITING]))
     body.append(_pager(a.TAB_WAITING, 1, waiting_page_count, card_id))
@@ -123,13 +127,13 @@ def summary_card(counts: Mapping[DeviceState, int], waiting_devices: Sequence[De
 
 
 def device_status_card(device: Device, now: datetime, card_id: str,
-                       history: Sequence[HistoryEntry] | None = None) -> Element:
+                       history: Sequence[HistoryEntry] | None = None, reveal_codes: bool = True) -> Element:
     """`status <MAC>`: everything known about one device, newest history first.
     `history` defaults to the device's own."""
     pairs: list[tuple[str, Run | Sequence[Run]]] = [("State", as_runs(state_parts(device))),
                                                     ("Location", location_text(device))]
     if device.state is DeviceState.WAITING_ON_ACTIVATION:
-        pairs.append(("Code", as_runs(code_parts(device, now))))
+        pairs.append(("Code", as_runs(code_parts(device, now, reveal_codes))))
     else:
         pairs.append(("Device", clip(hardware_text(device), _STATUS_REPORTED_MAX)))
     if device.sign_in and device.state is DeviceState.SIGNING_IN:

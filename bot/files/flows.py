@@ -28,6 +28,7 @@ async def send_template(turn: ChatTurn, runtime: Runtime) -> None:
 
 async def send_export(turn: ChatTurn, runtime: Runtime, tab: str = TAB_WAITING) -> None:
     """The technician file for one tab: MAC id, location, code, expiry, state."""
+    turn.require_private("The technician file's verification codes")
     label = cards.TAB_LABELS[tab]
     states = cards.TAB_STATES[tab]
     devices = [d for d in runtime.service.list_devices(turn.tenant_id) if d.state in states]

@@ -298,3 +298,20 @@ async def test_with_expect_replies_the_form_result_comes_back_in_the_body(chat: 
     replies = await chat.expect_replies(body)
     assert MAC in texts_in(replies) and "Device added" in texts_in(replies)
     assert chat.connector.received == [], "nothing goes over HTTP in expectReplies mode"
+
+
+async def test_codes_are_never_shown_where_others_read(teams: ChatDriver) -> None:
+    await teams.say(f"add {MAC} Lobby", sample="teams_personal_message")
+    await teams.say(f"code {MAC}", sample="teams_personal_message")
+    code = teams.client.app[_runtime_key()].service.get_device(
+        "72f988bf-86f1-41af-91ab-2d7cd011db47", MAC).code.value
+    formatted = f"{code[:4]}-{code[4:8]}-{code[8:]}"
+    assert formatted in texts_in(await teams.say("codes", sample="teams_personal_message"))
+    for command in (f"code {MAC}", "code all", "codes", "export"):
+        text = texts_in(await teams.say(f"<at>Provisioning Bot</at> {command}", sample="teams_channel_message"))
+        assert "personal chat" in text and formatted not in text, command
+    for command in ("list", "list waiting", f"status {MAC}"):
+        text = texts_in(await teams.say(f"<at>Provisioning Bot</at> {command}", sample="teams_channel_message"))
+        assert MAC in text and formatted not in text and "shown only in a personal chat" in text, command
+    assert teams.client.app[_runtime_key()].service.get_device(
+        "72f988bf-86f1-41af-91ab-2d7cd011db47", MAC).code.value == code, "refused before acting"
