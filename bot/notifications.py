@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -39,9 +40,11 @@ class Notifier:
         self._pending: set[asyncio.Task[None]] = set()
 
     def device_provisioned(self, device: Device) -> None:
-        hardware = " ".join(p for p in (device.manufacturer, device.model) if p) or "unknown model"
+        # Model, maker and firmware are whatever the device reported: plain text, never markdown.
+        hardware = _plain(" ".join(p for p in (device.manufacturer, device.model) if p) or "unknown model")
         self._post(device, f"**{device.mac}** ({_where(device)}) was provisioned: {hardware}, firmware "
-                           f"{device.firmware}. It is now *Waiting for sign in*: type `signin {device.mac}` to sign it in.")
+                           f"{_plain(device.firmware or '?')}. It is now *Waiting for sign in*: type "
+                           f"`signin {device.mac}` to sign it in.")
 
     def device_locked(self, device: Device) -> None:
         self._post(device, f"**{device.mac}** ({_where(device)}) is locked after too many wrong verification codes. "
@@ -108,4 +111,12 @@ class Notifier:
 
 
 def _where(device: Device) -> str:
-    return device.location or "no location"
+    return _plain(device.location) if device.location else "no location"
+
+
+_MARKDOWN = re.compile(r"([\\`*_\[\]()<>])")  # what makes links, emphasis, code or markup
+
+
+def _plain(text: str) -> str:
+    """Text from outside (device reports, locations) escaped so markdown shows it as typed."""
+    return _MARKDOWN.sub(r"\\\1", text)

@@ -156,6 +156,9 @@ async def _add_device(turn: ChatTurn, submission: Submission, runtime: Runtime) 
         form = cards.add_device_form(record.card_id, MAC_INPUT_REGEX, error=refusal.message, mac=mac_text, location=location)
         await inventory.answer_card(turn, record, form)
         return
+    except Exception:
+        await memory.release(turn.tenant_id, record)  # nothing was added: the form may be sent again
+        raise
     await inventory.answer_card(turn, record, cards.device_added_card(device, new_card_id()))
 
 

@@ -321,3 +321,14 @@ async def test_a_sign_in_card_left_over_after_a_reset_does_nothing(chat: ChatDri
     for account in ("not an account", "a@contoso.com"):
         text = texts_in(await chat.submit(submit_data(card, "sign_in_approve") | {"account": account}))
         assert "nothing was changed" in text and "Sorry" not in text
+
+
+async def test_device_reported_text_cannot_plant_links_in_notices(chat: ChatDriver) -> None:
+    await chat.say(f"add {MAC} Lobby")
+    await chat.say(f"code {MAC}")
+    sent = len(chat.connector.received)
+    catalog_model = {"model": "T55A", "manufacturer": "Yealink [click me](https://evil.example)"}
+    response = await provision(chat, code_of(chat), **catalog_model)
+    assert response.status == 200
+    text = "\n".join(await notices(chat, sent + 1))
+    assert "](https://evil.example)" not in text and "\\[click me\\]\\(https://evil.example\\)" in text
