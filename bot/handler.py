@@ -31,6 +31,7 @@ from bot.submissions import SUBMISSIONS
 from bot.runtime import Runtime
 from bot.settings import Settings
 from provisioning.errors import ProvisioningError
+from storage import InvalidTenantId
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,14 @@ class ProvisioningBot(TeamsActivityHandler):
     def _turn(self, context: TurnContext) -> ChatTurn:
         speaker = speaker_of(context.activity)
         return ChatTurn(context, speaker, self._settings.is_admin(speaker.user_id, speaker.channel_user_id))
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        try:
+            await super().on_turn(turn_context)
+        except InvalidTenantId as refused:  # a forged or garbled channelData.tenant.id
+            log.warning("refused an activity with an unusable tenant id: %s", refused)
+            await turn_context.send_activity("This conversation's tenant id isn't one I can keep devices for, "
+                                             "so nothing was done.")
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         turn = self._turn(turn_context)

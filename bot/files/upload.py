@@ -9,6 +9,8 @@ that reads is imported in one store write of all its valid rows, and answered wi
 """
 from __future__ import annotations
 
+import asyncio
+
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -64,7 +66,10 @@ def incoming_files(activity: Activity) -> list[IncomingFile]:
 
 
 def _url_name(url: str) -> str:
-    return PurePosixPath(unquote(urlsplit(url).path)).name or "attachment"
+    try:
+        return PurePosixPath(unquote(urlsplit(url).path)).name or "attachment"
+    except ValueError:  # a malformed URL (e.g. an unclosed IPv6 bracket): fetching refuses it later
+        return "attachment"
 
 
 async def receive_uploads(turn: ChatTurn, files: Sequence[IncomingFile], runtime: Runtime) -> None:
@@ -88,10 +93,16 @@ async def import_file(turn: ChatTurn, incoming: IncomingFile, runtime: Runtime) 
         refuse_by_name(incoming.name)
         policy = HostPolicy.for_activity(turn.activity.service_url, settings.download_hosts)
         data = await fetch_file(incoming.url, policy, name=name, max_bytes=settings.max_upload_bytes)
-        table = parse_upload(data, incoming.name)
+        # Off the event loop: a large file takes a noticeable moment to decode and split.
+        table = await asyncio.to_thread(parse_upload, data, incoming.name)
     except FileRefused as refused:
         log.info("upload %r refused for tenant %s", name, turn.tenant_id)
         await turn.say(refused.message)
+        return
+    except ValueError:  # a URL too malformed to even check against the allowed hosts
+        log.info("upload %r refused for tenant %s: malformed URL", name, turn.tenant_id)
+        await turn.say(f"I couldn't read the address of **{name}**, so I didn't download it. "
+                       "Attach the file again, or use the template and upload that.")
         return
     rows = table.rows
     await turn.say(f"Importing {len(rows):,} rows from **{name}**\u2026")

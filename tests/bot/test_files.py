@@ -600,3 +600,10 @@ async def test_teams_accept_never_uploads_to_another_host(chat: ChatDriver) -> N
     await chat.post(consent_invoke(chat, "accept", card["content"]["acceptContext"],
                                    upload_url="http://169.254.169.254/upload"))
     assert "I won't upload the file" in texts_in(chat.connector.activities()[before:])
+
+
+async def test_a_malformed_attachment_url_gets_a_clear_answer(chat: ChatDriver) -> None:
+    body = chat.activity(text="")
+    body["attachments"] = [{"contentType": "text/csv", "contentUrl": "http://[::1/devices.csv", "name": "devices.csv"}]
+    text = texts_in(await chat.send(body))
+    assert "Sorry, something went wrong" not in text and "devices.csv" in text

@@ -315,3 +315,9 @@ async def test_codes_are_never_shown_where_others_read(teams: ChatDriver) -> Non
         assert MAC in text and formatted not in text and "shown only in a personal chat" in text, command
     assert teams.client.app[_runtime_key()].service.get_device(
         "72f988bf-86f1-41af-91ab-2d7cd011db47", MAC).code.value == code, "refused before acting"
+
+
+async def test_an_unusable_tenant_id_is_refused_plainly(teams: ChatDriver) -> None:
+    body = in_tenant(teams.activity("teams_personal_message", text=f"add {MAC} Lobby"), "x" * 300)
+    text = texts_in(await teams.send(body))
+    assert "tenant id" in text and "Sorry, something went wrong" not in text
