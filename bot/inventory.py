@@ -43,9 +43,7 @@ async def answer_card(turn: ChatTurn, record: CardRecord | None, card: dict) -> 
 
 async def remember_conversation(turn: ChatTurn, runtime: Runtime, macs: Sequence[str]) -> None:
     """Where to tell the admin what these devices do next (and the tenant's latest)."""
-    reference = reference_doc(turn.activity)
-    for key in (*macs, LATEST):
-        await runtime.service.save_conversation(turn.tenant_id, key, reference)
+    await runtime.service.save_conversation(turn.tenant_id, [*macs, LATEST], reference_doc(turn.activity))
 
 
 async def show_add_form(turn: ChatTurn, runtime: Runtime) -> None:

@@ -310,10 +310,12 @@ class ProvisioningService:
         await repo.commit(records={TENANT_NAME_RECORD: {"name": cleaned}}, audit=[event])
 
     async def save_conversation(
-        self, tenant_id: str, key: str, reference_doc: dict[str, Any]
+        self, tenant_id: str, key: str | Sequence[str], reference_doc: dict[str, Any]
     ) -> None:
-        """Remember where to send proactive notices (bookkeeping, so not audited)."""
-        await self._tenant(tenant_id).commit(records={(CONVERSATION_RECORD, key): reference_doc})
+        """Remember where to send proactive notices, under one key or several at once
+        (bookkeeping, so not audited)."""
+        keys = [key] if isinstance(key, str) else list(key)
+        await self._tenant(tenant_id).commit(records={(CONVERSATION_RECORD, k): reference_doc for k in keys})
 
     # --- internals ---------------------------------------------------------------------
 
