@@ -15,7 +15,7 @@ from bot.runtime import Runtime
 from bot.submissions import SUBMISSIONS, Submission, closed_message, submitted_mac
 from cards import actions as a
 from provisioning.codes import format_user_code
-from provisioning.devices import Device
+from provisioning.devices import Device, DeviceState
 from provisioning.errors import InvalidAccount, ProvisioningError
 
 PURPOSE_SIGN_IN = "sign_in"
@@ -34,7 +34,14 @@ def _subject(device: Device) -> str:
 
 
 async def start(turn: ChatTurn, runtime: Runtime, mac_text: str, account: str | None) -> None:
-    device = await runtime.service.start_sign_in(turn.tenant_id, turn.actor, mac_text, account)
+    """Start a sign-in, or, while one is pending, show its card again (a lost card must not
+    leave the admin waiting for the grant to expire)."""
+    device = runtime.service.get_device(turn.tenant_id, mac_text)
+    grant = device.sign_in
+    pending = (device.state is DeviceState.SIGNING_IN and grant is not None
+               and grant.is_live_at(runtime.clock.now()) and not grant.approved)
+    if not pending:
+        device = await runtime.service.start_sign_in(turn.tenant_id, turn.actor, mac_text, account)
     await inventory.remember_conversation(turn, runtime, [device.mac])
     card_id = new_card_id()
     await inventory.send_single_use(turn, runtime, _card(device, runtime, card_id), card_id, PURPOSE_SIGN_IN,

@@ -332,3 +332,13 @@ async def test_device_reported_text_cannot_plant_links_in_notices(chat: ChatDriv
     assert response.status == 200
     text = "\n".join(await notices(chat, sent + 1))
     assert "](https://evil.example)" not in text and "\\[click me\\]\\(https://evil.example\\)" in text
+
+
+async def test_a_lost_sign_in_card_can_be_shown_again_and_the_old_one_still_works(chat: ChatDriver) -> None:
+    await ready_device(chat)
+    first = cards_in(await chat.say(f"signin {MAC}"))[0]
+    again = cards_in(await chat.say(f"signin {MAC}"))[0]
+    user_code = chat.client.app[RUNTIME].service.get_device("local", MAC).sign_in.user_code
+    assert f"{user_code[:4]}-{user_code[4:]}" in json.dumps(again), "the same pending sign-in, shown again"
+    await chat.submit(submit_data(first, "sign_in_approve") | {"account": "a@contoso.com"})
+    assert chat.client.app[RUNTIME].service.get_device("local", MAC).sign_in.approved_by is not None
