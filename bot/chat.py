@@ -31,8 +31,10 @@ class ChatTurn:
     @property
     def is_private(self) -> bool:
         """A one-to-one chat (Teams personal, the Emulator): the only place codes are shown."""
-        conversation_type = getattr(self.activity.conversation, "conversation_type", None)
-        return conversation_type in (None, "", "personal")
+        conversation = self.activity.conversation
+        if getattr(conversation, "is_group", False):
+            return False
+        return getattr(conversation, "conversation_type", None) in (None, "", "personal")
 
     def require_private(self, what: str) -> None:
         """Refuse to show secrets where everyone in the conversation would read them."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
@@ -69,7 +70,13 @@ class ProvisioningBot(TeamsActivityHandler):
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         if turn_context.activity.name == "adaptiveCard/action":
             return await self._universal_action(turn_context)
-        return await super().on_invoke_activity(turn_context)
+        try:
+            return await super().on_invoke_activity(turn_context)
+        except (AttributeError, KeyError, TypeError, ValueError) as malformed:
+            # botbuilder reads invoke values without checking their shape: a malformed one is the
+            # sender's mistake, answered 400, not a failed turn with a traceback.
+            log.warning("malformed %s invoke: %s", str(turn_context.activity.name)[:60], type(malformed).__name__)
+            return InvokeResponse(status=400, body={"error": "The invoke's value is not what its name requires."})
 
     async def on_teams_file_consent_accept(self, turn_context: TurnContext, response: FileConsentCardResponse) -> None:
         await consent_accepted(self._turn(turn_context), response, self._runtime())
@@ -91,12 +98,19 @@ class ProvisioningBot(TeamsActivityHandler):
         await SUBMISSIONS.dispatch(self._turn(turn_context), data, self._runtime())
         return _invoke_message("Done.")
 
+    async def on_teams_members_added_dispatch(self, members_added: list[ChannelAccount], team_info: Any,
+                                              turn_context: TurnContext) -> None:
+        # The welcome needs only the ids: skip botbuilder's member look-up (an HTTP call per member).
+        await self.on_members_added_activity(members_added, turn_context)
+
     async def on_members_added_activity(self, members_added: list[ChannelAccount], turn_context: TurnContext) -> None:
+        """Welcome once: when the bot itself is installed (Teams adds only the bot), or when a
+        user joins a one-to-one chat (the Emulator adds both). Not for every new team member."""
         bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else None
-        if not any(member.id != bot_id for member in members_added or []):
-            return
+        added = [member.id for member in members_added or []]
         turn = self._turn(turn_context)
-        await turn.show(cards.welcome_card(new_card_id(), is_admin=turn.is_admin))
+        if bot_id in added or (turn.is_private and any(member != bot_id for member in added)):
+            await turn.show(cards.welcome_card(new_card_id(), is_admin=turn.is_admin))
 
     async def _run_command(self, turn: ChatTurn, text: str) -> None:
         who = turn.speaker

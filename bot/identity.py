@@ -52,7 +52,9 @@ def tenant_of(activity: Activity) -> str:
     tenant_id = getattr(conversation, "tenant_id", None) if conversation else None
     if isinstance(tenant_id, str) and tenant_id.strip():
         return tenant_id.strip()
-    return LOCAL_TENANT
+    # Teams always names the tenant; a Teams activity without one must not fall into the
+    # local tenant (the empty id is refused by the store, and the sender is told).
+    return "" if activity.channel_id == "msteams" else LOCAL_TENANT
 
 
 def command_text(activity: Activity) -> str:

@@ -21,10 +21,45 @@ async def test_welcome_card_when_the_bot_is_added(chat: ChatDriver) -> None:
     assert card["version"] == "1.5"
 
 
-async def test_no_welcome_when_only_the_bot_itself_is_added(chat: ChatDriver) -> None:
-    body = chat.activity("emulator_conversation_update")
+async def test_welcome_when_teams_installs_the_bot(chat: ChatDriver) -> None:
+    body = chat.activity("teams_personal_message", type="conversationUpdate")
+    body.pop("text")
     body["membersAdded"] = [body["recipient"]]
+    assert cards_in(await chat.send(body))
+
+
+async def test_no_welcome_for_each_new_team_member(chat: ChatDriver) -> None:
+    body = chat.activity("teams_channel_message", type="conversationUpdate")
+    body.pop("text")
+    body["membersAdded"] = [{"id": "29:new-member", "aadObjectId": "0000"}]
     assert await chat.send(body) == []
+
+
+@pytest.mark.parametrize("name", ["fileConsent/invoke", "task/fetch", "composeExtension/query"])
+async def test_a_malformed_invoke_is_400_without_a_failed_turn(chat: ChatDriver, name: str, caplog) -> None:  # type: ignore[no-untyped-def]
+    body = chat.activity("teams_personal_message", type="invoke", name=name, value="x")
+    body.pop("text")
+    with caplog.at_level(logging.ERROR):
+        response = await chat.post(body)
+    assert response.status in (400, 501)
+    assert "turn failed" not in caplog.text
+    assert chat.connector.received == []
+
+
+async def test_a_teams_message_without_a_tenant_is_not_put_in_the_local_tenant(chat: ChatDriver) -> None:
+    await chat.say("add 02-00-00-00-00-01 Local lobby")
+    body = chat.activity("teams_personal_message", text="list all")
+    body["channelData"] = {}
+    body["conversation"].pop("tenantId")
+    text = texts_in(await chat.send(body))
+    assert "Local lobby" not in text and "tenant id" in text
+
+
+async def test_a_group_conversation_without_a_type_does_not_show_codes(chat: ChatDriver) -> None:
+    await chat.say("add 02-00-00-00-00-01")
+    body = chat.activity(text="codes")
+    body["conversation"]["isGroup"] = True
+    assert "personal chat" in texts_in(await chat.send(body))
 
 
 async def test_help_lists_every_command_in_the_registry(chat: ChatDriver) -> None:
