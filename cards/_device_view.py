@@ -98,7 +98,10 @@ def has_valid_code(device: Device, now: datetime) -> bool:
 
 
 def issue_code_action(device: Device, card_id: str, title: str = "Generate code") -> Element:
-    return submit(title, a.ISSUE_CODE, card_id, mac=device.mac, expected_state=device.state.value)
+    """Carries what the card showed (state, and when the current code was issued, if any), so
+    a second click, or a click after someone else issued a code, changes nothing."""
+    return submit(title, a.ISSUE_CODE, card_id, mac=device.mac, expected_state=device.state.value,
+                  code_issued_at=device.code.issued_at.isoformat() if device.code else "")
 
 
 def mac_cell(mac: str, card_id: str) -> Element:

@@ -321,3 +321,20 @@ async def test_an_unusable_tenant_id_is_refused_plainly(teams: ChatDriver) -> No
     body = in_tenant(teams.activity("teams_personal_message", text=f"add {MAC} Lobby"), "x" * 300)
     text = texts_in(await teams.send(body))
     assert "tenant id" in text and "Sorry, something went wrong" not in text
+
+
+async def test_a_second_click_on_generate_code_keeps_the_first_code(chat: ChatDriver) -> None:
+    added = cards_in(await chat.say(f"add {MAC} Lobby"))[0]
+    data = submit_data(added, "issue_code")
+    await chat.submit(data)
+    first = chat.client.app[_runtime_key()].service.get_device("local", MAC).code.value
+    text = texts_in(await chat.submit(data))
+    assert "code changed since this card was sent" in text
+    assert chat.client.app[_runtime_key()].service.get_device("local", MAC).code.value == first
+
+
+async def test_generate_code_without_what_the_card_showed_is_refused(chat: ChatDriver) -> None:
+    await chat.say(f"add {MAC} Lobby")
+    text = texts_in(await chat.submit({"action": "issue_code", "card_id": "x", "mac": MAC}))
+    assert "missing" in text
+    assert chat.client.app[_runtime_key()].service.get_device("local", MAC).code is None

@@ -57,7 +57,9 @@ def test_rows_offer_the_actions_that_fit_each_state() -> None:
     assert _row_actions(table, SIGNED_IN.mac) == [remove]
     issue = submit_data(table, a.ISSUE_CODE)[0]
     assert issue == {"action": a.ISSUE_CODE, "card_id": CARD_ID, "mac": WAITING_WITH_CODE.mac,
-                     "expected_state": "waiting_on_activation"}
+                     "expected_state": "waiting_on_activation",
+                     "code_issued_at": WAITING_WITH_CODE.code.issued_at.isoformat()}
+    assert submit_data(table, a.ISSUE_CODE)[1]["code_issued_at"] == ""  # a device with no code yet
     statuses = [d["mac"] for d in submit_data(table, a.SHOW_STATUS)]
     assert statuses == [d.mac for d in ALL_DEVICES]  # every MAC opens its status
 
