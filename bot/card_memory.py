@@ -4,8 +4,8 @@ Each single-use card carries a `card_id` in its submit data. When it is sent, th
 records the card in the tenant's store with the activity id the connector returned, so
 after a submit it can (a) refuse a second or replayed submit of the same card and (b)
 replace the card in place. Web Chat sends no `replyToId` on a submit, hence the record.
-A card id from another tenant, or one never issued, is simply unknown (card ids are
-random, so knowing one means having seen the card in that tenant). Cards older than
+A card id from another tenant or another conversation, or one never issued, is simply
+unknown. Cards older than
 `CARD_LIFETIME` are refused as too old, and the oldest records are dropped once a tenant
 holds `MAX_CARDS_KEPT`, so the records cannot grow without bound.
 """
@@ -69,8 +69,10 @@ class CardMemory:
             changes.update({(KIND, key): None for key in by_age[: len(keys) // 2]})
         await tenant.commit(records=changes)
 
-    async def claim(self, tenant_id: str, card_id: str, purpose: str, subject: str | None = None) -> CardRecord:
+    async def claim(self, tenant_id: str, card_id: str, purpose: str, subject: str | None = None,
+                    conversation_id: str | None = None) -> CardRecord:
         """Mark an open card used, or raise `CardNotOpen`. Two concurrent claims: one wins.
+        With `conversation_id`, only a submit from the card's own conversation counts.
 
         The check and the staged change happen before the first await, so no other
         request can claim the same card in between.
@@ -80,6 +82,8 @@ class CardMemory:
         if doc is None or doc.get("purpose") != purpose or (subject is not None and doc.get("subject") != subject):
             raise CardNotOpen(used=False)
         record = CardRecord.from_doc(card_id, doc)
+        if conversation_id is not None and record.conversation_id != conversation_id:
+            raise CardNotOpen(used=False)
         if record.used:
             raise CardNotOpen(used=True)
         if self._clock.now() - record.created_at > CARD_LIFETIME:

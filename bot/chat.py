@@ -29,6 +29,10 @@ class ChatTurn:
         return self.speaker.tenant_id
 
     @property
+    def conversation_id(self) -> str:
+        return self.activity.conversation.id
+
+    @property
     def is_private(self) -> bool:
         """A one-to-one chat (Teams personal, the Emulator): the only place codes are shown."""
         conversation = self.activity.conversation

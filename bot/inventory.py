@@ -29,7 +29,7 @@ async def send_single_use(turn: ChatTurn, runtime: Runtime, card: dict, card_id:
     """Send a card that may be submitted once, and remember it for that check."""
     activity_id = await turn.show(card)
     memory = CardMemory(runtime.store, runtime.clock)
-    record = memory.new_record(card_id, purpose, activity_id, turn.activity.conversation.id, subject)
+    record = memory.new_record(card_id, purpose, activity_id, turn.conversation_id, subject)
     await memory.remember(turn.tenant_id, record)
 
 

@@ -52,8 +52,8 @@ async def _claim(turn: ChatTurn, runtime: Runtime, submission: Submission, mac: 
     """The card's record if it is open and still for the device's current sign-in; else say why."""
     device = runtime.service.get_device(turn.tenant_id, mac)
     try:
-        return await CardMemory(runtime.store, runtime.clock).claim(turn.tenant_id, submission.card_id,
-                                                                     PURPOSE_SIGN_IN, _subject(device))
+        return await CardMemory(runtime.store, runtime.clock).claim(
+            turn.tenant_id, submission.card_id, PURPOSE_SIGN_IN, _subject(device), conversation_id=turn.conversation_id)
     except CardNotOpen as closed:
         if closed.used:
             await turn.say(closed_message(closed, f"Type `status {mac}` to see the device."))

@@ -143,7 +143,8 @@ async def _add_device(turn: ChatTurn, submission: Submission, runtime: Runtime) 
     location = submission.text("location", required=False, max_length=MAX_FIELD_LENGTH)
     memory = CardMemory(runtime.store, runtime.clock)
     try:
-        record = await memory.claim(turn.tenant_id, submission.card_id, inventory.PURPOSE_ADD_FORM)
+        record = await memory.claim(turn.tenant_id, submission.card_id, inventory.PURPOSE_ADD_FORM,
+                                    conversation_id=turn.conversation_id)
     except CardNotOpen as closed:
         await turn.say(closed_message(closed, "Type `add` for a new form."))
         return
@@ -214,7 +215,8 @@ async def _remove_confirm(turn: ChatTurn, submission: Submission, runtime: Runti
     mac = submitted_mac(submission)
     expected = submission.state()
     try:
-        record = await CardMemory(runtime.store, runtime.clock).claim(turn.tenant_id, submission.card_id, inventory.PURPOSE_CONFIRM_REMOVE, mac)
+        record = await CardMemory(runtime.store, runtime.clock).claim(
+            turn.tenant_id, submission.card_id, inventory.PURPOSE_CONFIRM_REMOVE, mac, conversation_id=turn.conversation_id)
     except CardNotOpen as closed:
         await turn.say(closed_message(closed, f"Type `remove {mac}` to ask again."))
         return
@@ -230,7 +232,8 @@ async def _remove_confirm(turn: ChatTurn, submission: Submission, runtime: Runti
 async def _remove_cancel(turn: ChatTurn, submission: Submission, runtime: Runtime) -> None:
     mac = submitted_mac(submission)
     try:
-        record = await CardMemory(runtime.store, runtime.clock).claim(turn.tenant_id, submission.card_id, inventory.PURPOSE_CONFIRM_REMOVE, mac)
+        record = await CardMemory(runtime.store, runtime.clock).claim(
+            turn.tenant_id, submission.card_id, inventory.PURPOSE_CONFIRM_REMOVE, mac, conversation_id=turn.conversation_id)
     except CardNotOpen as closed:
         await turn.say(closed_message(closed, "Nothing was changed."))
         return

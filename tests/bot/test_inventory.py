@@ -338,3 +338,16 @@ async def test_generate_code_without_what_the_card_showed_is_refused(chat: ChatD
     text = texts_in(await chat.submit({"action": "issue_code", "card_id": "x", "mac": MAC}))
     assert "missing" in text
     assert chat.client.app[_runtime_key()].service.get_device("local", MAC).code is None
+
+
+async def test_a_confirmation_only_works_in_its_own_conversation(chat: ChatDriver) -> None:
+    await chat.say(f"add {MAC} Lobby")
+    confirm = cards_in(await chat.say(f"remove {MAC}"))[0]
+    elsewhere = chat.activity()
+    elsewhere.pop("text")
+    elsewhere["conversation"] = {"id": "another-conversation|livechat"}
+    elsewhere["value"] = submit_data(confirm, "remove_confirm")
+    assert "not one I can act on" in texts_in(await chat.send(elsewhere))
+    assert "Lobby" in texts_in(await chat.say(f"status {MAC}"))
+    await chat.submit(submit_data(confirm, "remove_confirm"))
+    assert "not one of this tenant" in texts_in(await chat.say(f"status {MAC}"))
