@@ -87,8 +87,7 @@ class Registry:
 
     def suggestions(self, word: str, is_admin: bool) -> list[str]:
         names = [c.name for c in self.visible_to(is_admin)]
-        close = difflib.get_close_matches(word.lower(), names, n=3, cutoff=0.5)
-        return close or [n for n in names if n.startswith(word.lower()[:1])][:3]
+        return difflib.get_close_matches(word.lower(), names, n=3, cutoff=0.6)
 
     def parse(self, text: str, is_admin: bool) -> ParsedCommand:
         """Split typed text into a known command and its arguments, or raise why not."""
@@ -116,7 +115,7 @@ def expect_args(parsed: ParsedCommand, minimum: int, maximum: int | None = None)
     """The arguments, if their count is within bounds; else a usage error."""
     count = len(parsed.args)
     if count < minimum:
-        raise ArgumentParseError("Something is missing.", parsed.command)
+        raise ArgumentParseError(f"`{parsed.command.name}` needs more than that.", parsed.command)
     if maximum is not None and count > maximum:
         raise ArgumentParseError(f"Too many arguments: {' '.join(parsed.args[maximum:])!r}.", parsed.command)
     return parsed.args

@@ -73,7 +73,7 @@ class _DeviceApi:
         fields = {name: body.get(name) for name in ("mac", "verification_code", "model", "firmware_version")}
         missing = [name for name, value in fields.items() if not isinstance(value, str) or not value.strip()]
         if missing:
-            return error(400, "invalid_request", f"Missing or empty: {', '.join(missing)}.")
+            return error(400, "invalid_request", f"Missing, empty or not text: {', '.join(missing)}.")
         manufacturer = body.get("manufacturer")
         if manufacturer is not None and not isinstance(manufacturer, str):
             return error(400, "invalid_request", "manufacturer must be a string.")

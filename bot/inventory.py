@@ -110,7 +110,9 @@ async def show_codes(turn: ChatTurn, runtime: Runtime, page: int = 1) -> None:
     devices = runtime.service.valid_codes(turn.tenant_id)
     per_page = cards.CODE_ROWS_PER_PAGE
     page_count = _pages(len(devices), per_page)
-    page = min(max(page, 1), page_count)
+    if page > page_count:
+        raise ProvisioningError(f"There is no page {page}: the codes fill {page_count} page(s). "
+                                f"Try `codes page {page_count}`.")
     chunk = devices[(page - 1) * per_page: page * per_page]
     await turn.show(cards.codes_card(chunk, runtime.clock.now(), new_card_id(), page=page, page_count=page_count))
 

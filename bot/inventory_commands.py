@@ -10,6 +10,7 @@ import cards
 from bot import inventory
 from bot.chat import ChatTurn
 from bot.commands import REGISTRY, ArgumentParseError, ParsedCommand, expect_args
+from bot.markdown import literal
 from bot.runtime import Runtime
 
 TAB_WORDS = "|".join(inventory.list_usage_tabs())
@@ -101,7 +102,7 @@ async def tenant_command(turn: ChatTurn, parsed: ParsedCommand, runtime: Runtime
     name = parsed.raw_args.strip().strip('"').strip()
     if name:
         await service.set_tenant_name(turn.tenant_id, turn.actor, name)
-        await turn.say(f"Devices provisioned from now on show **{name}** on their sign-in page.")
+        await turn.say(f"Devices provisioned from now on show **{literal(name)}** on their sign-in page.")
         return
-    await turn.say(f"Devices show **{service.tenant_name(turn.tenant_id)}** on their sign-in page. "
+    await turn.say(f"Devices show **{literal(service.tenant_name(turn.tenant_id) or '')}** on their sign-in page. "
                    "Change it with `tenant <name>`.")

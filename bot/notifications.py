@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,6 +17,7 @@ from botbuilder.core import MessageFactory, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ConversationReference, TextFormatTypes
 
+from bot.markdown import literal
 from provisioning.devices import Device
 from provisioning.service import ProvisioningService
 
@@ -41,9 +41,9 @@ class Notifier:
 
     def device_provisioned(self, device: Device) -> None:
         # Model, maker and firmware are whatever the device reported: plain text, never markdown.
-        hardware = _plain(" ".join(p for p in (device.manufacturer, device.model) if p) or "unknown model")
+        hardware = literal(" ".join(p for p in (device.manufacturer, device.model) if p) or "unknown model")
         self._post(device, f"**{device.mac}** ({_where(device)}) was provisioned: {hardware}, firmware "
-                           f"{_plain(device.firmware or '?')}. It is now *Waiting for sign in*: type "
+                           f"{literal(device.firmware or '?')}. It is now *Waiting for sign in*: type "
                            f"`signin {device.mac}` to sign it in.")
 
     def device_locked(self, device: Device) -> None:
@@ -111,12 +111,4 @@ class Notifier:
 
 
 def _where(device: Device) -> str:
-    return _plain(device.location) if device.location else "no location"
-
-
-_MARKDOWN = re.compile(r"([\\`*_\[\]()<>])")  # what makes links, emphasis, code or markup
-
-
-def _plain(text: str) -> str:
-    """Text from outside (device reports, locations) escaped so markdown shows it as typed."""
-    return _MARKDOWN.sub(r"\\\1", text)
+    return literal(device.location) if device.location else "no location"

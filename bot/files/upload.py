@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 TEAMS_FILE_DOWNLOAD: Final = "application/vnd.microsoft.teams.file.download.info"
 _NOT_FILES: Final = ("application/vnd.microsoft.card.", "application/vnd.microsoft.teams.card.", "text/html")
+_TEXT_FILE_ENDINGS: Final = (".csv", ".txt", ".tsv", ".tab")
 MAX_FILES_PER_MESSAGE: Final = 5
 
 
@@ -61,6 +62,8 @@ def incoming_files(activity: Activity) -> list[IncomingFile]:
             url = attachment.content_url
         if isinstance(url, str) and url.strip():
             name = attachment.name if isinstance(attachment.name, str) and attachment.name.strip() else _url_name(url)
+            if kind.startswith("image/") and not name.strip().lower().endswith(_TEXT_FILE_ENDINGS):
+                continue  # a pasted picture beside a typed command, not a MAC file
             found.append(IncomingFile(name.strip()[:200], url.strip()))
     return found
 

@@ -607,3 +607,9 @@ async def test_a_malformed_attachment_url_gets_a_clear_answer(chat: ChatDriver) 
     body["attachments"] = [{"contentType": "text/csv", "contentUrl": "http://[::1/devices.csv", "name": "devices.csv"}]
     text = texts_in(await chat.send(body))
     assert "Sorry, something went wrong" not in text and "devices.csv" in text
+
+
+async def test_a_pasted_picture_does_not_hide_the_typed_command(chat: ChatDriver) -> None:
+    body = chat.activity(text="help", attachments=[
+        {"contentType": "image/png", "contentUrl": f"{chat.service_url}files/image.png", "name": "image.png"}])
+    assert "Commands" in texts_in(await chat.send(body))
