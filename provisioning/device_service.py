@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -119,6 +120,7 @@ class DeviceService:
         self._clock = clock
         self.max_code_attempts = max_code_attempts
         self.tenant_name_default = tenant_name_default
+        self._unknown_macs = _UnknownMacAttempts(max_code_attempts)
 
     def check_request(
         self,
@@ -160,7 +162,10 @@ class DeviceService:
         candidates = self._devices_with_mac(mac)
         # Locked if every registration that could take a code is locked (one, normally).
         waiting = [d for d in candidates if d.state is DeviceState.WAITING_ON_ACTIVATION]
-        if waiting and all(d.locked for d in waiting):
+        # An unknown MAC locks after as many wrong codes as a registered one, so the answers
+        # never tell a caller which MACs are registered.
+        locked_unknown = not candidates and self._unknown_macs.locked(mac, now)
+        if (waiting and all(d.locked for d in waiting)) or locked_unknown:
             raise DeviceLocked(
                 "Too many wrong codes were entered on this device, so it is locked. Ask "
                 "your admin to issue a new verification code, then enter that one.",
@@ -179,6 +184,9 @@ class DeviceService:
                 "This device is signed in. Factory reset it (Settings > Device "
                 "administration > Reset) before provisioning it again."
             )
+        if not matches and not candidates:
+            self._unknown_macs.count_failure(mac, now)
+            raise InvalidCode(_INVALID_CODE)
         if not matches:
             locked_out = await self._count_wrong_code(mac, now)
             raise InvalidCode(_INVALID_CODE, locked_out=locked_out)
@@ -380,3 +388,27 @@ def _same_secret(given: object, expected: str) -> bool:
     if not isinstance(given, str) or not given.isascii():
         return False  # the secrets we issue are ASCII; this also keeps undecodable bytes out of encode()
     return hmac.compare_digest(given.encode("ascii"), expected.encode("ascii"))
+
+
+class _UnknownMacAttempts:
+    """Wrong codes for MACs no tenant holds, kept in memory (bounded): such a MAC locks like
+    a registered one and unlocks after `LOCKOUT_RETRY_AFTER`, as nobody can issue it a code."""
+
+    MAX_TRACKED = 100_000
+
+    def __init__(self, max_attempts: int) -> None:
+        self._max_attempts = max_attempts
+        self._failures: OrderedDict[str, tuple[int, datetime]] = OrderedDict()  # mac -> (count, last)
+
+    def locked(self, mac: str, now: datetime) -> bool:
+        count, last = self._failures.get(mac, (0, now))
+        if now - last >= timedelta(seconds=LOCKOUT_RETRY_AFTER):
+            self._failures.pop(mac, None)
+            return False
+        return count >= self._max_attempts
+
+    def count_failure(self, mac: str, now: datetime) -> None:
+        count, _ = self._failures.pop(mac, (0, now))
+        self._failures[mac] = (count + 1, now)
+        if len(self._failures) > self.MAX_TRACKED:
+            self._failures.popitem(last=False)

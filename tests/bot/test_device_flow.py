@@ -342,3 +342,14 @@ async def test_a_lost_sign_in_card_can_be_shown_again_and_the_old_one_still_work
     assert f"{user_code[:4]}-{user_code[4:]}" in json.dumps(again), "the same pending sign-in, shown again"
     await chat.submit(submit_data(first, "sign_in_approve") | {"account": "a@contoso.com"})
     assert chat.client.app[RUNTIME].service.get_device("local", MAC).sign_in.approved_by is not None
+
+
+async def test_unknown_and_registered_macs_lock_alike(chat: ChatDriver) -> None:
+    await chat.say(f"add {MAC} Lobby")
+    await chat.say(f"code {MAC}")
+    wrong = "999999999999" if code_of(chat) != "999999999999" else "888888888888"
+    answers = {}
+    for mac in (MAC, "02-11-22-33-44-55"):
+        statuses = [(await provision(chat, wrong, mac=mac)).status for _ in range(6)]
+        answers[mac] = statuses
+    assert answers[MAC] == answers["02-11-22-33-44-55"] == [401] * 5 + [429]
