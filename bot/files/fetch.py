@@ -32,11 +32,14 @@ class HostPolicy:
 
     service_host: str | None  # the activity's serviceUrl host: http or https
     allowed: tuple[str, ...]  # host names or `*.domain` patterns: https only
+    service_port: int | None = None  # and its port: not any other service on that host
 
     @classmethod
     def for_activity(cls, service_url: str | None, allowed: Iterable[str]) -> HostPolicy:
-        host = _host(URL(service_url)) if service_url else None
-        return cls(host or None, tuple(h.lower().rstrip(".") for h in allowed))
+        service = URL(service_url) if service_url else None
+        host = _host(service) if service is not None else None
+        port = service.port if service is not None else None
+        return cls(host or None, tuple(h.lower().rstrip(".") for h in allowed), port)
 
     def check(self, url: str | URL, action: str, *, redirected: bool = False) -> URL:
         """`url` parsed, if it may be used; FileRefused saying why not. `action` completes
@@ -52,7 +55,7 @@ class HostPolicy:
                               "and I only use http(s) links. Attach the file to a message in this chat.")
         if target.user or target.password:
             raise FileRefused(f"I won't {action}: {how} a URL with a user name or password in it.")
-        if host == self.service_host:
+        if host == self.service_host and (self.service_port is None or target.port == self.service_port):
             return target
         if self._listed(host):
             if target.scheme != "https":

@@ -613,3 +613,10 @@ async def test_a_pasted_picture_does_not_hide_the_typed_command(chat: ChatDriver
     body = chat.activity(text="help", attachments=[
         {"contentType": "image/png", "contentUrl": f"{chat.service_url}files/image.png", "name": "image.png"}])
     assert "Commands" in texts_in(await chat.send(body))
+
+
+def test_the_service_host_counts_only_on_the_service_port() -> None:
+    policy = HostPolicy.for_activity("http://localhost:3990/", ())
+    assert policy.check("http://localhost:3990/v3/attachments/a/views/original", "download it")
+    with pytest.raises(FileRefused):
+        policy.check("http://localhost:3991/healthz", "download it")
