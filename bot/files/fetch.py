@@ -62,9 +62,10 @@ class HostPolicy:
                 raise FileRefused(f"I won't {action}: {how} `{host}` over plain http; "
                                   "files from Teams or SharePoint must come over https.")
             return target
-        service = f" (`{self.service_host}`)" if self.service_host else ""
+        service = f" (`{self.service_host}:{self.service_port}`)" if self.service_host else ""
+        where = f"{host[:80]}:{target.port}" if host == self.service_host else host[:80]
         raise FileRefused(
-            f"I won't {action}: {how} `{host[:80]}`, which is not a host I fetch files from. I only use "
+            f"I won't {action}: {how} `{where}`, which is not a host I fetch files from. I only use "
             f"this conversation's own service{service} and the Teams/SharePoint hosts the bot's operator "
             "allowed (DOWNLOAD_HOSTS), so a link can't make me reach anything else. "
             "Attach the file to a message in this chat."

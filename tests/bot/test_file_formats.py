@@ -200,7 +200,7 @@ def test_the_service_host_and_listed_hosts_are_allowed(url: str) -> None:
 
 @pytest.mark.parametrize(("url", "says"), [
     ("http://localhost:52718/x", "`localhost`, which is not a host I fetch files from"),
-    ("https://127.0.0.1/other-port-same-host", "`127.0.0.1`"),
+    ("https://127.0.0.1/other-port-same-host", "`127.0.0.1:443`"),
     ("http://169.254.169.254/latest/meta-data/", "`169.254.169.254`"),
     ("https://sharepoint.com/x", "`sharepoint.com`"),
     ("https://evilsharepoint.com/x", "`evilsharepoint.com`"),
