@@ -2,6 +2,7 @@
 card buttons."""
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 import cards
@@ -42,6 +43,7 @@ async def send_export(turn: ChatTurn, runtime: Runtime, tab: str = TAB_WAITING) 
         await turn.say(f"{without_code} device(s) waiting on activation have no valid verification code, so their "
                        "code cell is empty. Type `code all` first if the technician needs them.")
     name = f"Provisioning_{tab}_{now:%Y%m%d-%H%M}.csv"
+    content = await asyncio.to_thread(export_csv, devices, now)  # thousands of rows: off the event loop
     await deliver_file(turn, runtime, FileOffer(
-        name, export_csv(devices, now), f"Technician file: {label}",
+        name, content, f"Technician file: {label}",
         f"{len(devices)} device(s) with MAC id, location, verification code and its expiry (UTC)."))

@@ -20,6 +20,7 @@ from pathlib import PurePosixPath
 from typing import Any, Final
 
 from bot.files.errors import FileRefused
+from bot.markdown import literal
 
 MAX_ROWS: Final = 50_000
 MAC_HEADERS: Final = frozenset({"macid", "macaddress", "mac"})
@@ -215,7 +216,14 @@ def clean_cell(cell: str) -> str:
 
 
 def shown_name(name: str) -> str:
-    """A file name safe to put in markdown: short, without markup characters."""
-    cleaned = re.sub(r"[\\`*_\[\]<>#|~\r\n\t]", "", name).strip() or "the file"
-    return cleaned if len(cleaned) <= 80 else cleaned[:77] + "..."
+    """A file name safe to put in markdown: short, control characters dropped, markup escaped
+    (so `my_devices.csv` still reads as typed)."""
+    cleaned = "".join(ch for ch in name if ch.isprintable()).strip() or "the file"
+    return literal(cleaned if len(cleaned) <= 80 else cleaned[:77] + "...")
+
+
+def file_stem(name: str) -> str:
+    """The name without its extension, reduced to characters safe in a download's file name."""
+    stem = re.sub(r"[^A-Za-z0-9._ -]", "", PurePosixPath(name.replace("\\", "/")).stem).strip(" .")
+    return stem[:60] or "upload"
 

@@ -26,7 +26,7 @@ from bot.files.csvfile import RejectedLine, rejected_csv
 from bot.files.downloads import download_url
 from bot.files.errors import FileRefused
 from bot.files.fetch import HostPolicy, fetch_file
-from bot.files.parse import UploadRow, parse_upload, refuse_by_name, shown_name
+from bot.files.parse import UploadRow, file_stem, parse_upload, refuse_by_name, shown_name
 from provisioning.errors import InvalidMac
 from provisioning.mac import parse_mac
 from provisioning.service import BulkAddResult, RejectionKind
@@ -114,8 +114,8 @@ async def import_file(turn: ChatTurn, incoming: IncomingFile, runtime: Runtime) 
     rejected = rejected_lines(rows, result)
     rejected_url = None
     if len(rejected) > cards.IMPORT_ROWS_SHOWN:
-        stem = PurePosixPath(name).stem or "upload"
-        link = runtime.downloads.put(turn.tenant_id, f"{stem}_rejected.csv", rejected_csv(rejected), runtime.clock.now())
+        link = runtime.downloads.put(turn.tenant_id, f"{file_stem(incoming.name)}_rejected.csv", rejected_csv(rejected),
+                                     runtime.clock.now())
         rejected_url = download_url(settings.public_url, link)
     shown = [cards.RejectedRow(r.line, r.mac_text, r.reason) for r in rejected[:cards.IMPORT_ROWS_SHOWN]]
     await turn.show(cards.import_summary_card(len(result.added), len(result.already_present), len(result.invalid),

@@ -273,3 +273,13 @@ def test_an_expired_link_is_eventually_forgotten() -> None:
     link = store.put("t", "a.csv", b"1", NOW)
     with pytest.raises(LinkUnknown):
         store.get(link.token, NOW + timedelta(days=2))
+
+
+def test_file_names_are_shown_as_typed_and_made_safe_for_downloads() -> None:
+    from bot.files.parse import file_stem, shown_name
+
+    assert shown_name("my_devices_v2.csv") == "my\\_devices\\_v2.csv"
+    assert shown_name("a\u0000b[x](y).csv") == "ab\\[x\\]\\(y\\).csv"
+    assert file_stem("bad_rows_file.csv") == "bad_rows_file"
+    assert file_stem("..\\..\\evil/../x<y>.csv") == "xy"
+    assert file_stem("***.csv") == "upload"
