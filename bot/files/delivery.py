@@ -86,6 +86,7 @@ async def consent_accepted(turn: ChatTurn, response: FileConsentCardResponse, ru
         log.warning("file consent upload of %s for tenant %s failed", stored.name, turn.tenant_id)
         await turn.say(refused.message)
         return
+    runtime.downloads.take(response.context[CONTEXT_KEY], runtime.clock.now(), turn.tenant_id)  # answered once
     log.info("file %s uploaded to Teams for tenant %s", stored.name, turn.tenant_id)
     file_info = Attachment(content_type=FILE_INFO_CONTENT_TYPE, name=info.name or stored.name,
                            content_url=info.content_url,
@@ -99,7 +100,7 @@ async def consent_declined(turn: ChatTurn, response: FileConsentCardResponse, ru
     name = "the file"
     if isinstance(token, str):
         try:
-            name = f"**{runtime.downloads.get(token, runtime.clock.now(), turn.tenant_id).name}**"
+            name = f"**{runtime.downloads.take(token, runtime.clock.now(), turn.tenant_id).name}**"
         except (LinkUnknown, LinkExpired):
             pass
     await turn.say(f"OK, I didn't send {name}. Ask again whenever you want it (`export` or `template`).")

@@ -99,6 +99,13 @@ class DownloadStore:
             raise LinkUnknown()
         return found
 
+    def take(self, token: str, now: datetime, tenant_id: str) -> StoredFile:
+        """Like `get`, and the file is gone afterwards: a file-consent offer is answered once."""
+        found = self.get(token, now, tenant_id)
+        dropped = self._files.pop(_key(token))
+        self._bytes -= len(dropped.content)
+        return found
+
     def _purge(self, now: datetime) -> None:
         for key in [k for k, f in self._files.items() if f.expires_at <= now]:
             dropped = self._files.pop(key)

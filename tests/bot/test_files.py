@@ -47,6 +47,8 @@ class FileConnector(FakeConnector):
     """The fake connector plus OneDrive's upload URL, an endless stream and a redirect."""
 
     uploads: dict[str, tuple[bytes, dict[str, str]]] = field(default_factory=dict)
+
+    upload_count: int = 0
     file_requests: list[str] = field(default_factory=list)
     streamed: int = 0
     stream_finished: bool = False
@@ -68,6 +70,7 @@ class FileConnector(FakeConnector):
 
     async def _upload(self, request: web.Request) -> web.Response:
         self.uploads[request.match_info["name"]] = (await request.read(), dict(request.headers))
+        self.upload_count += 1
         return web.json_response({"id": "file-1"}, status=201)
 
     async def _stream(self, request: web.Request) -> web.StreamResponse:
@@ -620,3 +623,14 @@ def test_the_service_host_counts_only_on_the_service_port() -> None:
     assert policy.check("http://localhost:3990/v3/attachments/a/views/original", "download it")
     with pytest.raises(FileRefused):
         policy.check("http://localhost:3991/healthz", "download it")
+
+
+async def test_a_file_consent_card_is_answered_once(chat: ChatDriver) -> None:
+    card = await offer(chat, "template")
+    await chat.post(consent_invoke(chat, "decline", card["content"]["declineContext"]))
+    await chat.post(consent_invoke(chat, "accept", card["content"]["acceptContext"]))
+    assert chat.connector.upload_count == 0, "a declined offer is gone"
+    card = await offer(chat, "template")
+    await chat.post(consent_invoke(chat, "accept", card["content"]["acceptContext"]))
+    await chat.post(consent_invoke(chat, "accept", card["content"]["acceptContext"]))
+    assert chat.connector.upload_count == 1, "an accepted offer uploads once"
