@@ -105,7 +105,9 @@ def decode(data: bytes, name: str) -> tuple[str, str]:
     text, encoding = _decode_text(data, name)
     if not text.strip():
         raise FileRefused(f"**{shown_name(name)}** is empty. Fill in the template and send it again.")
-    if _CONTROL.search(text):
+    # A stray control character is one bad row (refused on its own, with its line); many
+    # of them mean the file is not text at all.
+    if len(_CONTROL.findall(text)) > max(2, len(text) // 100):
         raise _binary(name)
     return text, encoding
 

@@ -96,7 +96,7 @@ def test_the_delimiter_is_the_one_under_which_rows_start_with_a_mac() -> None:
     (b"%PDF-1.7\n", "PDF"),
     (b"\x89PNG\r\n\x1a\n", "PNG image"),
     (bytes(range(256)) * 4, "binary data"),
-    (b"MAC id,Location\n00:1A:2B:3C:4D:5E,Lo\x01bby\n", "binary data"),
+    (b"MAC id,Location\n" + b"00:1A:2B:3C:4D:5E,Lo\x01\x02\x03\x04bby\n" * 3, "binary data"),
     (b"Device,Where\nx,y\n", "couldn't find the MAC id column"),
     (codecs.BOM_UTF8 + b"\xff\xfe\xfa", "isn't valid UTF-8"),
 ])

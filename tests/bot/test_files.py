@@ -11,6 +11,7 @@ import asyncio
 import codecs
 import csv
 import io
+import json
 import re
 import zipfile
 from collections.abc import AsyncIterator
@@ -634,3 +635,10 @@ async def test_a_file_consent_card_is_answered_once(chat: ChatDriver) -> None:
     await chat.post(consent_invoke(chat, "accept", card["content"]["acceptContext"]))
     await chat.post(consent_invoke(chat, "accept", card["content"]["acceptContext"]))
     assert chat.connector.upload_count == 1, "an accepted offer uploads once"
+
+
+async def test_one_row_with_a_control_character_is_rejected_alone(chat: ChatDriver) -> None:
+    data = b"MAC id,Location\n00:1A:2B:3C:4D:5E,Lobby\n00:1A:2B:3C:4D:5F,Kit\x07chen\n00:1A:2B:3C:4D:60,Hall\n"
+    card = summary(await chat.send(emulator_upload(chat, "devices.csv", data)))
+    assert counts(card) == (2, 0, 1)
+    assert '"text": "3"' in json.dumps(card) and "00:1A:2B:3C:4D:5F" in json.dumps(card)  # its line and MAC
