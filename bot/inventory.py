@@ -84,11 +84,20 @@ def _pages(count: int, per_page: int) -> int:
     return max(1, math.ceil(count / per_page))
 
 
-async def issue_code(turn: ChatTurn, runtime: Runtime, mac_text: str, expected_state: DeviceState | None = None) -> None:
+async def issue_code(turn: ChatTurn, runtime: Runtime, mac_text: str, expected_state: DeviceState | None = None,
+                     shown_code_issued_at: str | None = None) -> None:
+    """Issue a code; from a card, only if the device still is as the card showed it (its state
+    and when its current code, if any, was issued), so a second click can't void a code."""
     turn.require_private("Verification codes")
     service = runtime.service
     if expected_state is not None:
-        _expect_state(service.get_device(turn.tenant_id, mac_text), expected_state)
+        device = service.get_device(turn.tenant_id, mac_text)
+        _expect_state(device, expected_state)
+        current_code_issued_at = device.code.issued_at.isoformat() if device.code else ""
+        if shown_code_issued_at is not None and shown_code_issued_at != current_code_issued_at:
+            raise DeviceStateChanged(
+                f"{device.mac}'s code changed since this card was sent (another click or another admin), so "
+                f"nothing was changed. Type `status {device.mac}` to see it, or `code {device.mac}` for a new code.")
     device = await service.issue_code(turn.tenant_id, turn.actor, mac_text)
     await remember_conversation(turn, runtime, [device.mac])
     await turn.show(cards.code_issued_card(device, runtime.clock.now(), new_card_id()))
@@ -135,10 +144,3 @@ def _expect_state(device: Device, expected: DeviceState) -> None:
             f"so nothing was changed. Type `status {device.mac}` to see it."
         )
 
-
-def tab_of(word: str) -> str | None:
-    return word if word in TAB_STATES else None
-
-
-def list_usage_tabs() -> Sequence[str]:
-    return tuple(TAB_STATES)

@@ -12,8 +12,9 @@ from bot.chat import ChatTurn
 from bot.commands import REGISTRY, ArgumentParseError, ParsedCommand, expect_args
 from bot.markdown import literal
 from bot.runtime import Runtime
+from cards.actions import TABS
 
-TAB_WORDS = "|".join(inventory.list_usage_tabs())
+TAB_WORDS = "|".join(TABS)
 
 
 @REGISTRY.command("add", summary="Add a device by MAC ID, with where it is installed.",
@@ -34,8 +35,8 @@ async def list_command(turn: ChatTurn, parsed: ParsedCommand, runtime: Runtime) 
     args = [a.lower() for a in expect_args(parsed, 0, 3)]
     tab = None
     if args and args[0] != "page":
-        tab = inventory.tab_of(args.pop(0))
-        if tab is None:
+        tab = args.pop(0)
+        if tab not in TABS:
             raise ArgumentParseError(f"`{parsed.args[0][:20]}` is not a tab; use one of {TAB_WORDS.replace('|', ', ')}.",
                                      parsed.command)
     page = _page(args, parsed)

@@ -168,21 +168,14 @@ async def _list_devices(turn: ChatTurn, submission: Submission, runtime: Runtime
     if "tab" not in submission.data:
         await inventory.show_list(turn, runtime, None, 1)
         return
-    tab = submission.choice("tab", tuple(inventory.list_usage_tabs()))
+    tab = submission.choice("tab", a.TABS)
     await inventory.show_list(turn, runtime, tab, submission.number("page", 1))
 
 
 @SUBMISSIONS.action(a.ISSUE_CODE)
 async def _issue_code(turn: ChatTurn, submission: Submission, runtime: Runtime) -> None:
-    mac = submitted_mac(submission)
-    expected = submission.state()
-    shown_code = submission.text("code_issued_at", required=False, max_length=64)
-    device = runtime.service.get_device(turn.tenant_id, mac)
-    current_code = device.code.issued_at.isoformat() if device.code else ""
-    if device.state is expected and shown_code != current_code:
-        raise BadSubmission(f"{mac}'s code changed since this card was sent (another click or another admin), so "
-                            f"nothing was changed. Type `status {mac}` to see it, or `code {mac}` for a new code.")
-    await inventory.issue_code(turn, runtime, mac, expected)
+    await inventory.issue_code(turn, runtime, submitted_mac(submission), submission.state(),
+                               submission.text("code_issued_at", required=False, max_length=64))
 
 
 @SUBMISSIONS.action(a.ISSUE_ALL_CODES)
