@@ -1,79 +1,111 @@
-"""The application factory: wires settings, store, provisioning services, adapter and bot.
+"""The application factory: builds every service once and hands each surface what it uses.
 
-`create_app(settings)` builds an aiohttp `Application` and nothing else happens at import
-time. The store is opened when the app starts (so a second process on the same data
-directory is refused then) and flushed and closed when it stops.
+`await create_app(settings)` opens the store (so a second process on the same data
+directory is refused right there), builds the provisioning services, the chat features
+and the device API over them, and returns the aiohttp `Application`. Stopping the app
+lets pending notices finish briefly, then closes the store.
 """
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from aiohttp import web
 
-from bot.adapter import create_adapter
-from bot.device_api import add_device_routes
-from bot.files.downloads import add_download_routes
-from bot.handler import ProvisioningBot, turn_error_handler
-from bot.messages import messages_handler
-from bot.notifications import Notifier
-from bot.rate_limit import RateLimiter
-from bot.runtime import Runtime
+from bot.botframework import BotFrameworkChannel
+from bot.chat.dispatch import Dispatcher
+from bot.chat.gate import Gate
+from bot.chat.interactions import Interactions, Menu
+from bot.chat.single_use import SingleUseCards
+from bot.chat.turn import Speaker
+from bot.device_api.rate_limit import RateLimiter
+from bot.device_api.routes import DeviceApi, add_device_routes
+from bot.features import FEATURES, Codes, Files, Help, Inventory, SignIn
+from bot.files.delivery import FileDesk
+from bot.files.downloads import DownloadStore, add_download_route
+from bot.files.upload import Importer
+from bot.notices import Notifier
 from bot.settings import Settings
 from provisioning.clock import Clock, SystemClock
 from provisioning.device_service import DeviceService
 from provisioning.firmware import Catalog
 from provisioning.service import ProvisioningService
-from storage import open_store
+from storage import Store, open_store
+from storage.store import check_tenant_id
 
 log = logging.getLogger(__name__)
 
-RUNTIME = web.AppKey("runtime", Runtime)
 NOTICE_DRAIN_SECONDS = 5
+MAX_REQUEST_BYTES = 8 * 1024 * 1024
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
-    app = web.Application(client_max_size=8 * 1024 * 1024)
+@dataclass(frozen=True)
+class Services:
+    """What the app built, for tests and diagnostics to look at; no handler reads it."""
 
-    def runtime() -> Runtime:
-        return app[RUNTIME]
+    store: Store
+    service: ProvisioningService
+    devices: DeviceService
+    notices: Notifier
+    downloads: DownloadStore
 
-    adapter = create_adapter(settings, turn_error_handler)
-    notifier = Notifier(adapter, settings.app_id, lambda: runtime().service, settings.notify_retry_seconds)
-    bot = ProvisioningBot(settings, runtime)
-    app.cleanup_ctx.append(_lifecycle(settings, clock or SystemClock(), notifier))
-    app.router.add_post("/api/messages", messages_handler(adapter, bot))
-    add_device_routes(app, runtime)
-    add_download_routes(app, runtime)
+
+SERVICES = web.AppKey("services", Services)
+
+
+async def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
+    clock = clock or SystemClock()
+    catalog = Catalog.default()
+    if settings.catalog_file:
+        catalog = catalog.extended_with(settings.catalog_file)
+    store = await open_store(settings.data_dir)
+    try:
+        return _assemble(settings, clock, catalog, store)
+    except BaseException:
+        await store.close()
+        raise
+
+
+def _assemble(settings: Settings, clock: Clock, catalog: Catalog, store: Store) -> web.Application:
+    service = ProvisioningService(store, clock, code_ttl=timedelta(hours=settings.code_ttl_hours),
+                                  tenant_name_default=settings.tenant_name)
+    devices = DeviceService(store, catalog, clock, tenant_name_default=settings.tenant_name)
+    channel = BotFrameworkChannel(settings)
+    notices = Notifier(channel.sender, service, settings.notify_retry_seconds)
+    single_use = SingleUseCards(store, clock)
+    downloads = DownloadStore()
+    desk = FileDesk(downloads, settings.public_url, settings.download_hosts, clock)
+    importer = Importer(service, desk, settings.download_hosts, settings.max_upload_bytes)
+    help_ = Help(Menu(FEATURES))
+    features = [
+        Inventory(service, single_use, catalog, clock),
+        Codes(service, notices, clock),
+        SignIn(service, single_use, notices, clock),
+        Files(service, desk, importer, clock),
+        help_,
+    ]
+    dispatcher = Dispatcher(Interactions(features), Gate(check_tenant_id), help_)
+
+    def is_admin(speaker: Speaker) -> bool:
+        return settings.is_admin(speaker.user_id, speaker.channel_user_id)
+
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    channel.add_routes(app.router, dispatcher, is_admin)
+    limiter = RateLimiter(settings.device_rate_limit, 60.0, time.monotonic)
+    add_device_routes(app.router, DeviceApi(devices, notices, limiter, settings.public_url))
+    add_download_route(app.router, downloads, clock)
     app.router.add_get("/healthz", _healthz)
+    app[SERVICES] = Services(store, service, devices, notices, downloads)
+
+    async def stop(_: web.Application) -> None:
+        await notices.drain(NOTICE_DRAIN_SECONDS)
+        await store.close()
+
+    app.on_cleanup.append(stop)
+    _log_access_policy(settings)
     return app
-
-
-def _lifecycle(settings: Settings, clock: Clock, notifier: Notifier) -> Callable[[web.Application], AsyncIterator[None]]:
-    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        catalog = Catalog.default()
-        if settings.catalog_file:
-            catalog = catalog.extended_with(settings.catalog_file)
-        store = await open_store(settings.data_dir)
-        service = ProvisioningService(
-            store,
-            clock,
-            code_ttl=timedelta(hours=settings.code_ttl_hours),
-            tenant_name_default=settings.tenant_name,
-        )
-        devices = DeviceService(store, catalog, clock, tenant_name_default=settings.tenant_name)
-        limiter = RateLimiter(settings.device_rate_limit, 60.0, time.monotonic)
-        app[RUNTIME] = Runtime(settings, store, service, devices, catalog, clock, notifier, limiter)
-        _log_access_policy(settings)
-        try:
-            yield
-        finally:
-            await notifier.drain(NOTICE_DRAIN_SECONDS)
-            await store.close()
-
-    return lifecycle
 
 
 def _log_access_policy(settings: Settings) -> None:

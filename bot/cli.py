@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from bot import simulator
+from bot.device_api import simulator
 from bot.app import create_app
 from bot.settings import Settings, SettingsError
 from provisioning.errors import CatalogError
@@ -85,7 +85,7 @@ def serve() -> int:
 
 
 async def _serve(settings: Settings) -> None:
-    runner = web.AppRunner(create_app(settings), handle_signals=False)
+    runner = web.AppRunner(await create_app(settings), handle_signals=False)
     await runner.setup()
     try:
         site = web.TCPSite(runner, settings.host, settings.port)

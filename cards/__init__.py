@@ -17,14 +17,14 @@ from .firmware import FIRMWARE_ROWS_SHOWN, firmware_catalog_card, firmware_check
 from .general import command_help_card, error_card, help_card, resolved_card, welcome_card
 from .signin import UPN_INPUT_REGEX, sign_in_card
 from .tabs import TAB_LABELS, TAB_STATES, tab_counts
-from .views import CommandHelp, RejectedRow
+from .views import CommandHelp, HelpGroup, RejectedRow
 
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 
 __all__ = [
     "CODE_ROWS_PER_PAGE", "CONTENT_TYPE", "DEVICE_ROWS_PER_PAGE", "FIRMWARE_ROWS_SHOWN",
     "IMPORT_ROWS_SHOWN", "MAX_CARD_BYTES", "TAB_LABELS", "TAB_STATES", "TEMPLATE_FILE_NAME",
-    "UPN_INPUT_REGEX", "CommandHelp", "RejectedRow", "add_device_form", "code_issued_card",
+    "UPN_INPUT_REGEX", "CommandHelp", "HelpGroup", "RejectedRow", "add_device_form", "code_issued_card",
     "codes_card", "codes_issued_card", "command_help_card", "confirm_remove_card",
     "device_added_card", "device_status_card", "device_table_card", "download_card",
     "error_card", "firmware_catalog_card", "firmware_check_card", "help_card",

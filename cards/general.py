@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 from . import actions as a
 from ._elements import Element, button_rows, card, error_text, heading, plain, run, submit, text
-from .views import CommandHelp
+from .views import CommandHelp, HelpGroup
 
 # The main buttons, each shown when the asker may run the command it stands for.
 _MAIN_BUTTONS: tuple[tuple[str, str, str], ...] = (
@@ -49,19 +49,37 @@ def welcome_card(card_id: str, is_admin: bool) -> Element:
     return card(body, [submit("All commands", a.SHOW_HELP, card_id)])
 
 
-def help_card(commands: Sequence[CommandHelp], card_id: str) -> Element:
-    """The commands the asker may run, with usage, and buttons for the main actions."""
+def help_card(groups: Sequence[HelpGroup], card_id: str) -> Element:
+    """The commands the asker may run, grouped by task, with usage, and buttons for the
+    main actions. Which commands need an admin is said once, not on every line."""
+    commands = [c for group in groups for c in group.commands]
     body: list[Element] = [heading("Commands"),
                            text("Type a command, or use the buttons. MAC IDs may be written "
                                 "AA-BB-CC-DD-EE-FF, AA:BB:CC:DD:EE:FF, AABB.CCDD.EEFF or "
                                 "AABBCCDDEEFF.", subtle=True)]
-    for command in commands:
-        body.append(plain(run(command.usage, monospace=True, weight="Bolder"), spacing="Medium"))
-        body.append(plain(_summary(command)))
+    note = _admins_note(commands)
+    if note:
+        body.append(text(note, subtle=True))
+    for group in groups:
+        body.append(text(group.title, weight="Bolder", size="Medium", spacing="Large"))
+        for command in group.commands:
+            body.append(plain(run(command.usage, monospace=True, weight="Bolder"), spacing="Medium"))
+            body.append(plain(command.summary))
     body.append(text("Type help and a command's name (for example: help add) for its details.", subtle=True,
                      spacing="Medium"))
     body.extend(main_buttons(card_id, {c.name for c in commands}))
     return card(body)
+
+
+def _admins_note(commands: Sequence[CommandHelp]) -> str | None:
+    """One line saying which of the listed commands anyone may run, when the rest need an admin."""
+    if not any(c.admin_only for c in commands):
+        return None
+    open_to_all = [c.name for c in commands if not c.admin_only]
+    if not open_to_all:
+        return "Every command here is for provisioning admins."
+    names = open_to_all[0] if len(open_to_all) == 1 else ", ".join(open_to_all[:-1]) + " and " + open_to_all[-1]
+    return f"Every command here except {names} is for provisioning admins."
 
 
 def command_help_card(command: CommandHelp, card_id: str) -> Element:

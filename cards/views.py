@@ -15,6 +15,14 @@ class CommandHelp:
 
 
 @dataclass(frozen=True)
+class HelpGroup:
+    """Commands for one task (devices, codes, sign-in, files), as `help` lists them."""
+
+    title: str
+    commands: tuple[CommandHelp, ...]
+
+
+@dataclass(frozen=True)
 class RejectedRow:
     """An uploaded row that was not added: where it is, what it held, and why."""
 

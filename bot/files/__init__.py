@@ -1,6 +1,6 @@
-"""Files in chat: the upload template, bulk MAC uploads, the technician export, downloads.
-
-Modules, each small enough to read whole:
+"""File machinery for chat: the CSV files the bot writes, reading uploads, moving bytes,
+download links and delivery. The commands and buttons that use it are in
+`bot.features.files`.
 
 - `csvfile`: the CSV files the bot writes (template, export, rejected rows), with
   spreadsheet-formula neutralization.
@@ -9,9 +9,5 @@ Modules, each small enough to read whole:
   no redirects to other hosts) and uploading to Teams' `uploadUrl`.
 - `downloads`: short-lived, unguessable download links served under `PUBLIC_URL`.
 - `delivery`: handing a file to the admin (Teams FileConsentCard, else a link card).
-- `upload`: the upload flow, from a message's attachments to the per-row report.
-- `flows`: `template`, `upload` help and `export` as chat flows.
-
-This package imports nothing at package level, so `bot.runtime` can import
-`bot.files.downloads` without a cycle.
+- `upload`: importing an uploaded file, from its URL to the per-row report.
 """

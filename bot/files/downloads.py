@@ -14,17 +14,14 @@ import logging
 import re
 import secrets
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from aiohttp import web
 
 from bot.files.csvfile import CSV_CONTENT_TYPE
-
-if TYPE_CHECKING:
-    from bot.runtime import Runtime
+from provisioning.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -127,13 +124,12 @@ def download_url(public_url: str, link: DownloadLink) -> str:
     return f"{public_url.rstrip('/')}{DOWNLOAD_PATH}/{link.token}"
 
 
-def add_download_routes(app: web.Application, runtime: Callable[[], Runtime]) -> None:
+def add_download_route(router: web.UrlDispatcher, downloads: DownloadStore, clock: Clock) -> None:
     """`GET /downloads/{token}`: the file as an attachment, 404 or 410 with what to do."""
 
     async def download(request: web.Request) -> web.Response:
-        rt = runtime()
         try:
-            stored = rt.downloads.get(request.match_info["token"], rt.clock.now())
+            stored = downloads.get(request.match_info["token"], clock.now())
         except LinkExpired as expired:
             return _text(410, f"This download link expired at {expired.expired_at:%Y-%m-%d %H:%M} UTC. "
                               "Links from provisioning-bot work for one hour: ask the bot again "
@@ -150,7 +146,7 @@ def add_download_routes(app: web.Application, runtime: Callable[[], Runtime]) ->
             "Referrer-Policy": "no-referrer",
         })
 
-    app.router.add_get(DOWNLOAD_PATH + "/{token}", download)
+    router.add_get(DOWNLOAD_PATH + "/{token}", download)
 
 
 def _text(status: int, message: str) -> web.Response:

@@ -20,7 +20,7 @@ from pathlib import PurePosixPath
 from typing import Any, Final
 
 from bot.files.errors import FileRefused
-from bot.markdown import literal
+from bot.chat.markdown import literal
 
 MAX_ROWS: Final = 50_000
 MAC_HEADERS: Final = frozenset({"macid", "macaddress", "mac"})

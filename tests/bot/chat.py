@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from bot.app import SERVICES, Services
 from tests.bot.connector import FakeConnector
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "activities"
@@ -58,6 +59,11 @@ class ChatDriver:
         self.client = client
         self.connector = connector
         self.service_url = service_url
+
+    @property
+    def services(self) -> Services:
+        """What the app under test built (its store and services), to look at state directly."""
+        return self.client.app[SERVICES]
 
     def activity(self, sample: str = "emulator_message", **changes: Any) -> dict[str, Any]:
         return activity(sample, self.service_url, **changes)

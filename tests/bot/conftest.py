@@ -28,7 +28,7 @@ async def connector() -> AsyncIterator[tuple[FakeConnector, str]]:
 @pytest.fixture
 async def chat(connector, aiohttp_client, settings: Settings, clock: FakeClock) -> ChatDriver:  # type: ignore[no-untyped-def]
     fake, url = connector
-    client = await aiohttp_client(create_app(settings, clock=clock))
+    client = await aiohttp_client(await create_app(settings, clock=clock))
     return ChatDriver(client, fake, url)
 
 

@@ -34,8 +34,8 @@ from botbuilder.schema import (
 )
 
 import cards
-from bot.adapter import FastRepliesAdapter, bot_framework_authentication
-from bot.msrest_fast import activity_from_json, expected_replies_body
+from bot.botframework.adapter import FastRepliesAdapter, bot_framework_authentication
+from bot.botframework.msrest_fast import activity_from_json, expected_replies_body
 from bot.settings import Settings
 from tests.bot.chat import FIXTURES
 

@@ -24,10 +24,8 @@ import pytest
 import cards
 from aiohttp import web
 
-from bot.app import RUNTIME
 from bot.files.errors import FileRefused
 from bot.files.fetch import HostPolicy, fetch_file
-from bot.runtime import Runtime
 from bot.settings import Settings
 from provisioning.clock import FakeClock
 from provisioning.devices import DeviceState
@@ -98,12 +96,9 @@ async def connector() -> AsyncIterator[tuple[FileConnector, str]]:
         yield served  # type: ignore[misc]
 
 
-def runtime(chat: ChatDriver) -> Runtime:
-    return chat.client.app[RUNTIME]
-
 
 def devices(chat: ChatDriver, tenant: str = "local") -> dict[str, str]:
-    return {d.mac: d.location for d in runtime(chat).service.list_devices(tenant)}
+    return {d.mac: d.location for d in chat.services.service.list_devices(tenant)}
 
 
 def emulator_upload(chat: ChatDriver, name: str, data: bytes | None, *, url: str | None = None) -> dict[str, Any]:
@@ -238,7 +233,7 @@ async def test_each_row_is_reported_with_its_line_and_reason(chat: ChatDriver) -
 
 
 async def test_valid_rows_are_added_in_one_store_write(chat: ChatDriver) -> None:
-    store = runtime(chat).store
+    store = chat.services.store
     calls: list[int] = []
     original = store.tenant
 
@@ -337,7 +332,7 @@ async def test_non_admins_cannot_upload(aiohttp_client, connector, tmp_path: Pat
 
     fake, url = connector
     settings = Settings(data_dir=tmp_path / "data", admins=frozenset({"someone-else"}))
-    chat = ChatDriver(await aiohttp_client(create_app(settings, clock=clock)), fake, url)
+    chat = ChatDriver(await aiohttp_client(await create_app(settings, clock=clock)), fake, url)
     replies = await chat.send(emulator_upload(chat, "devices.csv", GOOD))
     assert "not authorized" in replies[0]["text"]
     assert fake.file_requests == []
@@ -436,7 +431,7 @@ async def test_filled_template_uploads_and_export_has_the_codes(chat: ChatDriver
     assert rows[0] == ["MAC id", "Location", "Verification code", "Code expires (UTC)", "State"]
     assert [r[:2] for r in rows[1:]] == [["00-1A-2B-3C-4D-64", "'=HYPERLINK(\"http://x\")"],
                                          [MAC2, "A hall"], [MAC1, "B hall"], [MAC3, "B hall"]]
-    codes = {d.mac: d.code.value for d in runtime(chat).service.list_devices("local")}  # type: ignore[union-attr]
+    codes = {d.mac: d.code.value for d in chat.services.service.list_devices("local")}  # type: ignore[union-attr]
     for mac, _, code, expires, state in rows[1:]:
         assert code.replace("-", "") == codes[mac] and re.fullmatch(r"\d{4}-\d{4}-\d{4}", code)
         assert expires == "2026-11-28 09:00" and state == "Waiting on activation"
@@ -447,9 +442,9 @@ async def test_export_tabs_filter_by_state(chat: ChatDriver) -> None:
     for mac, place in ((MAC1, "Lobby"), (MAC2, "Kitchen")):
         await chat.say(f"add {mac} {place}")
     await chat.say(f"code {MAC1}")
-    service = runtime(chat).service
+    service = chat.services.service
     code = service.get_device("local", MAC1).code.value  # type: ignore[union-attr]
-    await runtime(chat).devices.provision(MAC1, code, "Yealink T55A", "58.15.0.124")
+    await chat.services.devices.provision(MAC1, code, "Yealink T55A", "58.15.0.124")
     assert service.get_device("local", MAC1).state is DeviceState.WAITING_FOR_SIGN_IN
 
     async def exported(tab: str) -> list[list[str]]:

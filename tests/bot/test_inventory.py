@@ -126,7 +126,7 @@ async def test_code_then_codes_shows_the_code_and_time_left(chat: ChatDriver) ->
 async def test_reissuing_a_code_voids_the_old_one(chat: ChatDriver) -> None:
     await chat.say(f"add {MAC}")
     await chat.say(f"code {MAC}")
-    runtime = chat.client.app[_runtime_key()]
+    runtime = chat.services
     first = runtime.service.get_device("local", MAC).code.value
     await chat.say(f"code {MAC}")
     second = runtime.service.get_device("local", MAC).code.value
@@ -137,7 +137,7 @@ async def test_code_all_issues_only_where_needed(chat: ChatDriver) -> None:
     for i in range(3):
         await chat.say(f"add 02-00-00-00-00-0{i}")
     await chat.say("code 02-00-00-00-00-00")
-    runtime = chat.client.app[_runtime_key()]
+    runtime = chat.services
     before = runtime.service.get_device("local", "02-00-00-00-00-00").code.value
     await chat.say("code all")
     assert len(runtime.service.valid_codes("local")) == 3
@@ -198,7 +198,7 @@ async def test_forged_submissions_get_a_clear_answer_and_change_nothing(chat: Ch
     assert replies and replies[0].get("text"), "a plain answer, not silence"
     assert "Sorry, something went wrong" not in texts_in(replies)
     assert "Lobby" in texts_in(await chat.say(f"status {MAC}"))
-    runtime = chat.client.app[_runtime_key()]
+    runtime = chat.services
     assert runtime.service.get_device("local", MAC).code is None
 
 
@@ -207,7 +207,7 @@ async def test_a_row_action_on_a_device_that_changed_state_is_refused(chat: Chat
     text = texts_in(await chat.submit({"action": "issue_code", "card_id": "x", "mac": MAC,
                                        "expected_state": "waiting_for_sign_in"}))
     assert "nothing was changed" in text
-    assert chat.client.app[_runtime_key()].service.get_device("local", MAC).code is None
+    assert chat.services.service.get_device("local", MAC).code is None
 
 
 async def test_firmware_lists_the_catalog_and_checks_a_version(chat: ChatDriver) -> None:
@@ -222,17 +222,11 @@ async def test_usage_errors_show_the_usage_line(chat: ChatDriver) -> None:
     assert "Usage: `status <MAC>`" in text
 
 
-def _runtime_key():  # type: ignore[no-untyped-def]
-    from bot.app import RUNTIME
-
-    return RUNTIME
-
-
 @pytest.fixture
 async def teams(aiohttp_client, tmp_path: Path, connector, clock) -> ChatDriver:  # type: ignore[no-untyped-def]
     fake, url = connector
     settings = Settings(data_dir=tmp_path / "data", admins=frozenset({"5f7b1c2d-8e9a-4b3c-9d1e-2f3a4b5c6d7e"}))
-    return ChatDriver(await aiohttp_client(create_app(settings, clock=clock)), fake, url)
+    return ChatDriver(await aiohttp_client(await create_app(settings, clock=clock)), fake, url)
 
 
 async def test_tenants_never_see_each_others_devices(teams: ChatDriver) -> None:
@@ -284,7 +278,7 @@ async def test_tenant_name_is_shown_and_set_for_devices(chat: ChatDriver) -> Non
     assert "Fabrikam Facilities" in texts_in(await chat.say("tenant"))
     await chat.say(f'add "{MAC}" Lobby')
     await chat.say(f"code {MAC}")
-    code = chat.client.app[_runtime_key()].service.get_device("local", MAC).code.value
+    code = chat.services.service.get_device("local", MAC).code.value
     response = await chat.client.post("/api/devices/provision", json={
         "mac": MAC, "verification_code": code, "model": "T55A", "firmware_version": "58.15.0.124"})
     assert (await response.json())["tenant_name"] == "Fabrikam Facilities"
@@ -303,7 +297,7 @@ async def test_with_expect_replies_the_form_result_comes_back_in_the_body(chat: 
 async def test_codes_are_never_shown_where_others_read(teams: ChatDriver) -> None:
     await teams.say(f"add {MAC} Lobby", sample="teams_personal_message")
     await teams.say(f"code {MAC}", sample="teams_personal_message")
-    code = teams.client.app[_runtime_key()].service.get_device(
+    code = teams.services.service.get_device(
         "72f988bf-86f1-41af-91ab-2d7cd011db47", MAC).code.value
     formatted = f"{code[:4]}-{code[4:8]}-{code[8:]}"
     assert formatted in texts_in(await teams.say("codes", sample="teams_personal_message"))
@@ -313,7 +307,7 @@ async def test_codes_are_never_shown_where_others_read(teams: ChatDriver) -> Non
     for command in ("list", "list waiting", f"status {MAC}"):
         text = texts_in(await teams.say(f"<at>Provisioning Bot</at> {command}", sample="teams_channel_message"))
         assert MAC in text and formatted not in text and "shown only in a personal chat" in text, command
-    assert teams.client.app[_runtime_key()].service.get_device(
+    assert teams.services.service.get_device(
         "72f988bf-86f1-41af-91ab-2d7cd011db47", MAC).code.value == code, "refused before acting"
 
 
@@ -327,17 +321,17 @@ async def test_a_second_click_on_generate_code_keeps_the_first_code(chat: ChatDr
     added = cards_in(await chat.say(f"add {MAC} Lobby"))[0]
     data = submit_data(added, "issue_code")
     await chat.submit(data)
-    first = chat.client.app[_runtime_key()].service.get_device("local", MAC).code.value
+    first = chat.services.service.get_device("local", MAC).code.value
     text = texts_in(await chat.submit(data))
     assert "code changed since this card was sent" in text
-    assert chat.client.app[_runtime_key()].service.get_device("local", MAC).code.value == first
+    assert chat.services.service.get_device("local", MAC).code.value == first
 
 
 async def test_generate_code_without_what_the_card_showed_is_refused(chat: ChatDriver) -> None:
     await chat.say(f"add {MAC} Lobby")
     text = texts_in(await chat.submit({"action": "issue_code", "card_id": "x", "mac": MAC}))
     assert "missing" in text
-    assert chat.client.app[_runtime_key()].service.get_device("local", MAC).code is None
+    assert chat.services.service.get_device("local", MAC).code is None
 
 
 async def test_a_confirmation_only_works_in_its_own_conversation(chat: ChatDriver) -> None:

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import simulator
-from bot.app import RUNTIME
+from bot.device_api import simulator
 from provisioning.clock import FakeClock
 from provisioning.devices import DeviceState
 from tests.bot.chat import ChatDriver, cards_in
@@ -18,14 +17,14 @@ MAC = "00-1A-2B-3C-4D-5E"
 
 async def wait_for_state(chat: ChatDriver, state: DeviceState) -> None:
     async with asyncio.timeout(5):
-        while chat.client.app[RUNTIME].service.get_device("local", MAC).state is not state:
+        while chat.services.service.get_device("local", MAC).state is not state:
             await asyncio.sleep(0.01)
 
 
 async def test_simulated_device_provisions_signs_in_and_resets(chat: ChatDriver, clock: FakeClock, tmp_path: Path) -> None:
     await chat.say(f"add {MAC} Lobby")
     await chat.say(f"code {MAC}")
-    code = chat.client.app[RUNTIME].service.get_device("local", MAC).code.value
+    code = chat.services.service.get_device("local", MAC).code.value
     device = simulator.Device(str(chat.client.make_url("/")), MAC.lower().replace("-", ":"), tmp_path / "state.json")
     screen: list[str] = []
 
@@ -39,14 +38,14 @@ async def test_simulated_device_provisions_signs_in_and_resets(chat: ChatDriver,
     assert "Provisioned for Contoso" in screen[0]
     assert (tmp_path / "state.json").stat().st_mode & 0o777 == 0o600
     card = cards_in(await chat.say(f"signin {MAC}"))[0]
-    user_code = chat.client.app[RUNTIME].service.get_device("local", MAC).sign_in.user_code
+    user_code = chat.services.service.get_device("local", MAC).sign_in.user_code
     await chat.submit(submit_data(card, "sign_in_approve") | {"account": "lobby@contoso.com"})
     assert await asyncio.wait_for(running, 5) == "lobby@contoso.com"
     assert any(user_code[:4] in line and "confirms this code" in line for line in screen)
     assert screen[-1] == "[screen] Signed in as lobby@contoso.com."
 
     await simulator.reset(device, say=screen.append)
-    assert chat.client.app[RUNTIME].service.get_device("local", MAC).state is DeviceState.WAITING_ON_ACTIVATION
+    assert chat.services.service.get_device("local", MAC).state is DeviceState.WAITING_ON_ACTIVATION
     assert not (tmp_path / "state.json").exists()
 
 

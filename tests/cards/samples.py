@@ -65,6 +65,19 @@ COMMANDS = [
     cards.CommandHelp("template", "Send the upload template.", "template", True),
     cards.CommandHelp("firmware", "Show supported devices, or check one.", "firmware [<model> <version>]", False),
 ]
+HELP_GROUPS = [
+    cards.HelpGroup("Devices", (COMMANDS[1], COMMANDS[2], COMMANDS[6])),
+    cards.HelpGroup("Verification codes", (COMMANDS[3],)),
+    cards.HelpGroup("Files", (COMMANDS[4], COMMANDS[5])),
+    cards.HelpGroup("Help", (COMMANDS[0],)),
+]
+
+
+def help_groups(is_admin: bool) -> list[cards.HelpGroup]:
+    """The sample groups as an admin, or someone who isn't one, sees them."""
+    shown = [cards.HelpGroup(g.title, tuple(c for c in g.commands if is_admin or not c.admin_only))
+             for g in HELP_GROUPS]
+    return [g for g in shown if g.commands]
 
 REJECTED = [
     cards.RejectedRow(3, "AA-BB-CC-DD-EE", "invalid MAC ID: it has 10 hex digits; a MAC address has 12"),
@@ -79,8 +92,8 @@ def every_card() -> dict[str, dict[str, Any]]:
     return {
         "welcome_admin": cards.welcome_card(CARD_ID, is_admin=True),
         "welcome_non_admin": cards.welcome_card(CARD_ID, is_admin=False),
-        "help": cards.help_card(COMMANDS, CARD_ID),
-        "help_non_admin": cards.help_card([c for c in COMMANDS if not c.admin_only], CARD_ID),
+        "help": cards.help_card(help_groups(is_admin=True), CARD_ID),
+        "help_non_admin": cards.help_card(help_groups(is_admin=False), CARD_ID),
         "command_help": cards.command_help_card(COMMANDS[1], CARD_ID),
         "error": cards.error_card("Can't add that device", "'AA-BB' is not a valid MAC ID: it has 4 hex digits; a MAC address has 12.", "add <MAC> [location ...]"),
         "resolved": cards.resolved_card("Removed", "AA-BB-CC-DD-EE-01 (Building 2, room 2.14) was removed."),

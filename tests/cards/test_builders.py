@@ -12,7 +12,7 @@ from cards._format import format_time_left, format_utc
 from provisioning.devices import DeviceState, HistoryEntry
 from provisioning.firmware import Catalog
 from provisioning.mac import ACCEPTED_MAC_FORMS, MAC_INPUT_REGEX
-from tests.cards.samples import (ALL_DEVICES, CARD_ID, COMMANDS, COUNTS, FOR_SIGN_IN, NOW,
+from tests.cards.samples import (ALL_DEVICES, CARD_ID, COMMANDS, COUNTS, help_groups, FOR_SIGN_IN, NOW,
                                  SIGNED_IN, SIGNING_IN, WAITING_EXPIRED, WAITING_LOCKED,
                                  WAITING_NO_CODE, WAITING_WITH_CODE, code, device)
 from tests.cards.walk import of_type, submit_data, submits, texts, titles
@@ -230,14 +230,27 @@ def test_expired_sign_in_offers_a_new_one() -> None:
 # --- help -------------------------------------------------------------------------------------
 
 def test_help_buttons_follow_the_commands_the_asker_may_run() -> None:
-    admin = cards.help_card(COMMANDS, CARD_ID)
+    admin = cards.help_card(help_groups(is_admin=True), CARD_ID)
     assert titles(admin) == ["Add device", "List devices", "Codes", "Upload", "Template", "Firmware"]
     assert all(c.usage in texts(admin) for c in COMMANDS)
-    assert "(admins only)" in texts(admin)
-    reader = cards.help_card([c for c in COMMANDS if not c.admin_only], CARD_ID)
+    reader = cards.help_card(help_groups(is_admin=False), CARD_ID)
     assert titles(reader) == ["Firmware"]
     assert titles(cards.welcome_card(CARD_ID, is_admin=False)) == ["All commands"]
     assert len(titles(cards.welcome_card(CARD_ID, is_admin=True))) == 7
+
+
+def test_help_is_grouped_by_task_and_names_the_admin_rule_once() -> None:
+    admin = texts(cards.help_card(help_groups(is_admin=True), CARD_ID))
+    headings = [g.title for g in help_groups(is_admin=True)]
+    assert [h for h in headings if h in admin] == headings
+    positions = [admin.index(c.usage) for g in help_groups(is_admin=True) for c in g.commands]
+    assert positions == sorted(positions), "commands appear group by group, in declared order"
+    assert admin.count("for provisioning admins") == 1
+    assert "except firmware and help" in admin
+    assert "(admins only)" not in admin
+    reader = texts(cards.help_card(help_groups(is_admin=False), CARD_ID))
+    assert "for provisioning admins" not in reader
+    assert "Verification codes" not in reader, "a group with nothing the asker may run is left out"
 
 
 def test_command_help_shows_usage_and_its_button() -> None:

@@ -52,7 +52,7 @@ async def test_json_that_is_not_an_activity_is_400(chat: ChatDriver, body: bytes
 async def test_with_an_app_id_a_bad_or_missing_token_is_401(aiohttp_client, tmp_path: Path, connector, authorization) -> None:  # type: ignore[no-untyped-def]
     fake, url = connector
     settings = Settings(data_dir=tmp_path / "data", app_id="0b1c2d3e-4f5a-6b7c-8d9e-0f1a2b3c4d5e", app_password="x")
-    client = await aiohttp_client(create_app(settings))
+    client = await aiohttp_client(await create_app(settings))
     driver = ChatDriver(client, fake, url)
     headers = {} if authorization is None else {"Authorization": authorization}
     response = await driver.post(driver.activity(text="help"), headers=headers)

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import card_memory
-from bot.card_memory import CardMemory, CardNotOpen
+from bot.chat import single_use as card_memory
+from bot.chat.single_use import CardNotOpen
+from bot.chat.single_use import SingleUseCards as CardMemory
 from provisioning.clock import FakeClock
 from provisioning.memory import MemoryRepository
 from provisioning.repository import Repository

@@ -17,7 +17,7 @@ from aiohttp import web
 from botbuilder.core import Bot
 from botbuilder.integration.aiohttp import CloudAdapter
 
-from bot.msrest_fast import activity_from_json
+from bot.botframework.msrest_fast import activity_from_json
 
 log = logging.getLogger(__name__)
 

@@ -6,10 +6,14 @@ from pathlib import Path
 
 import pytest
 
+import cards
 from bot.app import create_app
+from bot.chat.interactions import Menu
+from bot.features import FEATURES
 from bot.settings import Settings
 from tests.bot.chat import ChatDriver, cards_in, teams_user, texts_in
 
+MENU = Menu(FEATURES)
 ADMIN_AAD = "5f7b1c2d-8e9a-4b3c-9d1e-2f3a4b5c6d7e"  # the Teams samples' sender
 
 
@@ -63,10 +67,9 @@ async def test_a_group_conversation_without_a_type_does_not_show_codes(chat: Cha
 
 
 async def test_help_lists_every_command_in_the_registry(chat: ChatDriver) -> None:
-    from bot.commands import REGISTRY
 
     text = texts_in(await chat.say("help"))
-    for command in REGISTRY.visible_to(is_admin=True):
+    for command in MENU:
         assert command.name in text
 
 
@@ -103,13 +106,12 @@ async def test_empty_message_after_the_mention_gets_help(chat: ChatDriver) -> No
 async def teams_chat(aiohttp_client, tmp_path: Path, connector, clock) -> ChatDriver:  # type: ignore[no-untyped-def]
     fake, url = connector
     settings = Settings(data_dir=tmp_path / "data", admins=frozenset({ADMIN_AAD}))
-    return ChatDriver(await aiohttp_client(create_app(settings, clock=clock)), fake, url)
+    return ChatDriver(await aiohttp_client(await create_app(settings, clock=clock)), fake, url)
 
 
 async def test_only_admins_listed_in_admins_may_run_admin_commands(teams_chat: ChatDriver, caplog) -> None:  # type: ignore[no-untyped-def]
-    from bot.commands import REGISTRY
 
-    admin_only = next(c for c in REGISTRY.visible_to(True) if c.admin_only)
+    admin_only = next(c for c in MENU if c.rules.admin_only)
     body = teams_user(teams_chat.activity("teams_personal_message", text=admin_only.name), aad="11111111-2222-3333-4444-555555555555")
     with caplog.at_level(logging.WARNING):
         replies = await teams_chat.send(body)
@@ -118,31 +120,27 @@ async def test_only_admins_listed_in_admins_may_run_admin_commands(teams_chat: C
 
 
 async def test_non_admin_help_shows_only_what_they_may_run(teams_chat: ChatDriver) -> None:
-    from bot.commands import REGISTRY
 
     body = teams_user(teams_chat.activity("teams_personal_message", text="help"), aad="11111111-2222-3333-4444-555555555555")
     text = texts_in(await teams_chat.send(body))
-    hidden = [c.name for c in REGISTRY.visible_to(True) if c.admin_only]
+    hidden = [c.name for c in MENU if c.rules.admin_only]
     assert hidden, "the registry has admin-only commands"
     for name in hidden:
         assert f'"{name}' not in text
 
 
 async def test_listed_admin_matches_by_aad_object_id(teams_chat: ChatDriver) -> None:
-    from bot.commands import REGISTRY
 
-    admin_only = next(c for c in REGISTRY.visible_to(True) if c.admin_only)
+    admin_only = next(c for c in MENU if c.rules.admin_only)
     replies = await teams_chat.say(f"help {admin_only.name}", sample="teams_personal_message")
     assert admin_only.usage in texts_in(replies)
 
 
 async def test_an_exception_in_a_turn_answers_an_apology_with_an_error_id(chat: ChatDriver, caplog, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import bot.help_commands
-
     def explode(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(bot.help_commands.cards, "help_card", explode)
+    monkeypatch.setattr(cards, "help_card", explode)
     with caplog.at_level(logging.ERROR):
         replies = await chat.say("help")
     text = replies[0]["text"]

@@ -1,4 +1,4 @@
-"""Who is talking and for which tenant, read from an incoming activity.
+"""Who is talking, where, and for which tenant, read from an incoming activity.
 
 Teams puts the tenant in `channelData.tenant.id` (and `conversation.tenantId`) and the
 user's Entra ID object id in `from.aadObjectId`. The Emulator sends neither: its
@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
 
 from botbuilder.schema import Activity
+
+from bot.chat.turn import Place, Speaker
 
 LOCAL_TENANT = "local"
 # Linear-time patterns: a mention's text holds no markup, so an unclosed `<at` can't make
@@ -18,15 +19,6 @@ LOCAL_TENANT = "local"
 _MENTION = re.compile(r"<at\b[^<>]*>[^<]*</at>", re.IGNORECASE)
 _TAG = re.compile(r"<[^<>]*>")
 MAX_COMMAND_CHARS = 4_000  # far more than any command needs; bounds the work per message
-
-
-@dataclass(frozen=True)
-class Speaker:
-    tenant_id: str
-    user_id: str  # from.aadObjectId when Teams gives one, else from.id
-    channel_user_id: str  # from.id
-    name: str
-    channel_id: str
 
 
 def speaker_of(activity: Activity) -> Speaker:
@@ -39,6 +31,20 @@ def speaker_of(activity: Activity) -> Speaker:
         channel_user_id=channel_user_id,
         name=((sender.name if sender else None) or channel_user_id)[:128],
         channel_id=activity.channel_id or "unknown",
+    )
+
+
+def place_of(activity: Activity) -> Place:
+    conversation = activity.conversation
+    kind = getattr(conversation, "conversation_type", None) if conversation else None
+    # A group conversation (even one without a type) is never private: codes stay out of it.
+    private = not getattr(conversation, "is_group", False) and kind in (None, "", "personal")
+    return Place(
+        conversation_id=conversation.id if conversation else "",
+        is_private=private,
+        offers_files=activity.channel_id == "msteams" and kind == "personal",  # FileConsentCard: 1:1 only
+        service_url=activity.service_url,
+        reply_to_id=activity.reply_to_id,
     )
 
 

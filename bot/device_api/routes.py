@@ -13,8 +13,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from bot.notifications import Notifier
-from bot.runtime import Runtime
+from bot.device_api.rate_limit import RateLimiter
+from bot.notices import Notifier
+from provisioning.device_service import DeviceService
 from provisioning.codes import format_user_code
 from provisioning.errors import (
     AlreadySignedIn,
@@ -32,17 +33,15 @@ log = logging.getLogger(__name__)
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 MAX_BODY_BYTES = 16 * 1024
-RuntimeOf = Callable[[], Runtime]
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
-def add_device_routes(app: web.Application, runtime: RuntimeOf) -> None:
-    api = _DeviceApi(runtime)
-    app.router.add_post("/api/devices/provision", _unavailable_on_store_failure(api.provision))
-    app.router.add_get("/api/devices/me", _unavailable_on_store_failure(api.me))
-    app.router.add_post("/api/devices/token", _unavailable_on_store_failure(api.token))
-    app.router.add_post("/api/devices/factory-reset", _unavailable_on_store_failure(api.factory_reset))
-    app.router.add_get("/device", _verification_page)
+def add_device_routes(router: web.UrlDispatcher, api: DeviceApi) -> None:
+    router.add_post("/api/devices/provision", _unavailable_on_store_failure(api.provision))
+    router.add_get("/api/devices/me", _unavailable_on_store_failure(api.me))
+    router.add_post("/api/devices/token", _unavailable_on_store_failure(api.token))
+    router.add_post("/api/devices/factory-reset", _unavailable_on_store_failure(api.factory_reset))
+    router.add_get("/device", _verification_page)
 
 
 def _unavailable_on_store_failure(handler: Handler) -> Handler:
@@ -59,12 +58,14 @@ def _unavailable_on_store_failure(handler: Handler) -> Handler:
     return guarded
 
 
-class _DeviceApi:
-    def __init__(self, runtime: RuntimeOf) -> None:
-        self._runtime = runtime
+class DeviceApi:
+    """The endpoints' handlers, over the device-side service."""
 
-    def _notifier(self) -> Notifier:
-        return self._runtime().notifier
+    def __init__(self, devices: DeviceService, notices: Notifier, limiter: RateLimiter, public_url: str) -> None:
+        self._devices = devices
+        self._notices = notices
+        self._limiter = limiter
+        self._public_url = public_url
 
     async def provision(self, request: web.Request) -> web.Response:
         body = await _json_body(request)
@@ -77,14 +78,14 @@ class _DeviceApi:
         manufacturer = body.get("manufacturer")
         if manufacturer is not None and not isinstance(manufacturer, str):
             return error(400, "invalid_request", "manufacturer must be a string.")
-        devices = self._runtime().devices
+        devices = self._devices
         try:
             # A malformed request is a 400 whatever the rate: checked before it is counted.
             devices.check_request(fields["mac"], fields["verification_code"], fields["model"],
                                   fields["firmware_version"], manufacturer)
         except ProvisioningError as bad:
             return error(400, "invalid_request", bad.message)
-        wait = self._runtime().device_limiter.check(request.remote or "unknown")
+        wait = self._limiter.check(request.remote or "unknown")
         if wait:
             log.warning("device API: rate limit hit by %s", request.remote)
             return error(429, "too_many_attempts", f"Too many attempts from this network. Wait {wait} s and try again.",
@@ -95,7 +96,7 @@ class _DeviceApi:
         except InvalidCode as wrong:
             log.warning("device API: wrong verification code for %s from %s", fields["mac"][:32], request.remote)
             for device in wrong.locked_out:
-                self._notifier().device_locked(device)
+                self._notices.device_locked(device)
             return error(401, wrong.error, wrong.message)
         except DeviceLocked as locked:
             return error(429, locked.error, locked.message, headers={"Retry-After": str(locked.retry_after)})
@@ -109,20 +110,20 @@ class _DeviceApi:
         except ProvisioningError as refusal:  # InvalidRequest: a bad MAC or field
             return error(400, "invalid_request", refusal.message)
         log.info("device API: %s provisioned in tenant %s", result.device.mac, result.tenant_id)
-        self._notifier().device_provisioned(result.device)
+        self._notices.device_provisioned(result.device)
         return _json({"tenant_name": result.tenant_name, "device_token": result.device_token,
                       "state": result.device.state.value})
 
     async def me(self, request: web.Request) -> web.Response:
         token = _bearer(request)
         try:
-            view = self._runtime().devices.device_view(token)
+            view = self._devices.device_view(token)
         except InvalidDeviceToken as bad:
             return _unauthorized(bad)
         grant = view.sign_in
         sign_in = None
         if grant is not None:
-            base = self._runtime().settings.public_url
+            base = self._public_url
             sign_in = {"device_code": grant.device_code, "user_code": format_user_code(grant.user_code),
                        "verification_uri": f"{base}/device", "expires_in": view.sign_in_expires_in,
                        "interval": grant.interval}
@@ -141,24 +142,24 @@ class _DeviceApi:
         if not isinstance(device_code, str) or not device_code:
             return error(400, "invalid_request", "device_code is required.")
         try:
-            grant = await self._runtime().devices.poll_token(token, device_code)
+            grant = await self._devices.poll_token(token, device_code)
         except InvalidDeviceToken as bad:
             return _unauthorized(bad)
         except DeviceGrantError as pending:
             extra = {"interval": pending.interval} if hasattr(pending, "interval") else {}
             return error(400, pending.error, pending.message, **extra)
         log.info("device API: %s signed in as %s", grant.device.mac, grant.account)
-        self._notifier().device_signed_in(grant.device)
+        self._notices.device_signed_in(grant.device)
         return _json({"access_token": grant.access_token, "token_type": grant.token_type,
                       "expires_in": grant.expires_in, "account": grant.account})
 
     async def factory_reset(self, request: web.Request) -> web.Response:
         try:
-            device = await self._runtime().devices.factory_reset(_bearer(request))
+            device = await self._devices.factory_reset(_bearer(request))
         except InvalidDeviceToken as bad:
             return _unauthorized(bad)
         log.info("device API: %s factory reset", device.mac)
-        self._notifier().device_reset(device)
+        self._notices.device_reset(device)
         return _json({"mac": device.mac, "state": device.state.value})
 
 

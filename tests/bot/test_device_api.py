@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import RUNTIME, create_app
+from bot.app import create_app
 from bot.settings import Settings
 from provisioning.clock import FakeClock
 from tests.bot.chat import ChatDriver, cards_in, texts_in
@@ -25,7 +25,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def code_of(chat: ChatDriver, mac: str = MAC) -> str:
-    return chat.client.app[RUNTIME].service.get_device("local", mac).code.value
+    return chat.services.service.get_device("local", mac).code.value
 
 
 async def provision(chat: ChatDriver, code: str, mac: str = MAC, **overrides: str):  # type: ignore[no-untyped-def]
@@ -143,7 +143,7 @@ async def test_unsupported_device_or_old_firmware_is_422(chat: ChatDriver, overr
     assert response.status == 422 and payload["error"] == error
     if error == "firmware_too_old":
         assert payload["minimum_version"] == "58.15.0.124"
-    assert chat.client.app[RUNTIME].service.get_device("local", MAC).code is not None, "code not spent"
+    assert chat.services.service.get_device("local", MAC).code is not None, "code not spent"
 
 
 async def test_five_wrong_codes_lock_the_mac_and_tell_the_admin(chat: ChatDriver) -> None:
@@ -163,7 +163,7 @@ async def test_five_wrong_codes_lock_the_mac_and_tell_the_admin(chat: ChatDriver
 
 async def test_rate_limit_per_client_address(aiohttp_client, tmp_path: Path, connector, clock) -> None:  # type: ignore[no-untyped-def]
     fake, url = connector
-    client = await aiohttp_client(create_app(Settings(data_dir=tmp_path / "d", device_rate_limit=3), clock=clock))
+    client = await aiohttp_client(await create_app(Settings(data_dir=tmp_path / "d", device_rate_limit=3), clock=clock))
     statuses = []
     for _ in range(4):
         response = await client.post("/api/devices/provision",
@@ -217,7 +217,7 @@ async def test_an_invalid_account_comes_back_on_the_card(chat: ChatDriver) -> No
     await chat.submit(submit_data(card, "sign_in_approve") | {"account": "not an account"})
     update = [r for r in chat.connector.received if r.method == "update"][-1]
     assert "not an account" in json.dumps(update.body)
-    assert chat.client.app[RUNTIME].service.get_device("local", MAC).sign_in.approved_by is None
+    assert chat.services.service.get_device("local", MAC).sign_in.approved_by is None
 
 
 @pytest.mark.parametrize("header", ["", "Bearer", "Bearer abc.def.ghi", "Basic Zm9v"])
@@ -249,7 +249,7 @@ async def test_a_failing_notice_is_retried(chat: ChatDriver, caplog) -> None:  #
 async def test_no_secret_reaches_the_logs(chat: ChatDriver, caplog, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
     with caplog.at_level(logging.DEBUG):
         token = await ready_device(chat)
-        code = code_of(chat) if chat.client.app[RUNTIME].service.get_device("local", MAC).code else None
+        code = code_of(chat) if chat.services.service.get_device("local", MAC).code else None
         card = cards_in(await chat.say(f"signin {MAC}"))[0]
         me = await (await chat.client.get("/api/devices/me", headers=auth(token))).json()
         await chat.submit(submit_data(card, "sign_in_approve") | {"account": "a@contoso.com"})
@@ -263,7 +263,7 @@ async def test_no_secret_reaches_the_logs(chat: ChatDriver, caplog, clock: FakeC
 
 
 async def test_a_malformed_request_is_400_even_past_the_rate_limit(aiohttp_client, tmp_path: Path, clock) -> None:  # type: ignore[no-untyped-def]
-    client = await aiohttp_client(create_app(Settings(data_dir=tmp_path / "d", device_rate_limit=1), clock=clock))
+    client = await aiohttp_client(await create_app(Settings(data_dir=tmp_path / "d", device_rate_limit=1), clock=clock))
     good = {"mac": MAC, "verification_code": "123412341234", **T55A}
     assert (await client.post("/api/devices/provision", json=good)).status == 401
     assert (await client.post("/api/devices/provision", json=good)).status == 429
@@ -286,7 +286,7 @@ async def test_a_device_signed_in_in_one_tenant_does_not_block_a_waiting_one_els
     """Tenant A signs in a device with B's MAC; B's real device still provisions with B's code."""
     from provisioning.audit import Actor
 
-    runtime = chat.client.app[RUNTIME]
+    runtime = chat.services
     admin_b = Actor("admin-b", "Admin B", "chat")
     token = await ready_device(chat)  # tenant "local" owns MAC, provisioned
     await runtime.service.start_sign_in("local", Actor("a", "A", "chat"), MAC)
@@ -311,7 +311,7 @@ async def test_an_older_sign_in_card_cannot_approve_a_newer_sign_in(chat: ChatDr
     await chat.say(f"signin {MAC}")
     text = texts_in(await chat.submit(submit_data(first, "sign_in_approve") | {"account": "a@contoso.com"}))
     assert "not the current one" in text
-    assert chat.client.app[RUNTIME].service.get_device("local", MAC).sign_in.approved_by is None
+    assert chat.services.service.get_device("local", MAC).sign_in.approved_by is None
 
 
 async def test_a_sign_in_card_left_over_after_a_reset_does_nothing(chat: ChatDriver) -> None:
@@ -338,10 +338,10 @@ async def test_a_lost_sign_in_card_can_be_shown_again_and_the_old_one_still_work
     await ready_device(chat)
     first = cards_in(await chat.say(f"signin {MAC}"))[0]
     again = cards_in(await chat.say(f"signin {MAC}"))[0]
-    user_code = chat.client.app[RUNTIME].service.get_device("local", MAC).sign_in.user_code
+    user_code = chat.services.service.get_device("local", MAC).sign_in.user_code
     assert f"{user_code[:4]}-{user_code[4:]}" in json.dumps(again), "the same pending sign-in, shown again"
     await chat.submit(submit_data(first, "sign_in_approve") | {"account": "a@contoso.com"})
-    assert chat.client.app[RUNTIME].service.get_device("local", MAC).sign_in.approved_by is not None
+    assert chat.services.service.get_device("local", MAC).sign_in.approved_by is not None
 
 
 async def test_unknown_and_registered_macs_lock_alike(chat: ChatDriver) -> None:

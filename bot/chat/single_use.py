@@ -1,4 +1,4 @@
-"""Which cards are still open: single-use cards (forms, confirmations, sign-in cards).
+"""Single-use cards (forms, confirmations, sign-in cards): sent once, answered once.
 
 Each single-use card carries a `card_id` in its submit data. When it is sent, the bot
 records the card in the tenant's store with the activity id the connector returned, so
@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.chat.turn import Card, ChatTurn
 from provisioning.clock import Clock
 from provisioning.repository import Repository
 
@@ -51,10 +52,17 @@ class CardRecord:
                    datetime.fromisoformat(doc["created_at"]), bool(doc.get("used")))
 
 
-class CardMemory:
+class SingleUseCards:
+    """The records of the single-use cards sent, kept in each tenant's store."""
+
     def __init__(self, repository: Repository, clock: Clock) -> None:
         self._repository = repository
         self._clock = clock
+
+    async def send(self, turn: ChatTurn, card: Card, card_id: str, purpose: str, subject: str | None = None) -> None:
+        """Send a card that may be submitted once, and remember it for that check."""
+        activity_id = await turn.show(card)
+        await self.remember(turn.tenant_id, self.new_record(card_id, purpose, activity_id, turn.conversation_id, subject))
 
     def new_record(self, card_id: str, purpose: str, activity_id: str | None, conversation_id: str,
                    subject: str | None) -> CardRecord:
@@ -94,3 +102,18 @@ class CardMemory:
     async def release(self, tenant_id: str, record: CardRecord) -> None:
         """Reopen a claimed card whose action was refused, so it can be corrected and sent again."""
         await self._repository.tenant(tenant_id).commit(records={(KIND, record.card_id): record.to_doc()})
+
+
+async def answer_card(turn: ChatTurn, record: CardRecord | None, card: Card) -> None:
+    """Replace the submitted card in place when the channel allows; else send anew."""
+    target = turn.place.reply_to_id or (record.activity_id if record else None)
+    if target and await turn.replace(target, card):
+        return
+    await turn.show(card)
+
+
+def closed_message(closed: CardNotOpen, next_step: str) -> str:
+    """Why a submit of a card that is not open did nothing, and `next_step`."""
+    if closed.used:
+        return f"That card was already used, so this click did nothing. {next_step}"
+    return f"That card is not one I can act on (it may be from another conversation or too old). {next_step}"

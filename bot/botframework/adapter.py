@@ -35,7 +35,7 @@ from botframework.connector.auth import (
     UserTokenClient,
 )
 
-from bot.msrest_fast import CardSharingTurnContext, expected_replies_body
+from bot.botframework.msrest_fast import CardSharingTurnContext, expected_replies_body
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)

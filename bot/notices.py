@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
-from botbuilder.core import MessageFactory, TurnContext
-from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import Activity, ConversationReference, TextFormatTypes
-
-from bot.markdown import literal
+from bot.chat.markdown import literal
+from bot.chat.turn import ChatTurn
 from provisioning.devices import Device
 from provisioning.service import ProvisioningService
 
@@ -26,18 +23,22 @@ log = logging.getLogger(__name__)
 LATEST = "latest"  # the tenant's most recent admin conversation
 
 
-def reference_doc(activity: Activity) -> dict[str, Any]:
-    return TurnContext.get_conversation_reference(activity).serialize()
+class NoticeSender(Protocol):
+    """Posts markdown text into a saved conversation; raises if it could not."""
+
+    async def send(self, reference: dict[str, Any], text: str) -> None: ...
 
 
 class Notifier:
-    def __init__(self, adapter: CloudAdapter, app_id: str, service: Callable[[], ProvisioningService],
-                 retry_delays: Sequence[float]) -> None:
-        self._adapter = adapter
-        self._app_id = app_id
+    def __init__(self, sender: NoticeSender, service: ProvisioningService, retry_delays: Sequence[float]) -> None:
+        self._sender = sender
         self._service = service
         self._retry_delays = tuple(retry_delays)
         self._pending: set[asyncio.Task[None]] = set()
+
+    async def follow(self, turn: ChatTurn, macs: Sequence[str]) -> None:
+        """Tell this conversation what these devices do next (it also becomes the tenant's latest)."""
+        await self._service.save_conversation(turn.tenant_id, [*macs, LATEST], turn.conversation_reference())
 
     def device_provisioned(self, device: Device) -> None:
         # Model, maker and firmware are whatever the device reported: plain text, never markdown.
@@ -64,40 +65,27 @@ class Notifier:
         task.add_done_callback(self._pending.discard)
 
     async def _deliver(self, tenant_id: str, mac: str, text: str) -> None:
-        service = self._service()
+        service = self._service
         doc = service.conversation(tenant_id, mac) or service.conversation(tenant_id, LATEST)
         if doc is None:
             log.warning("no admin conversation saved for tenant %s: could not tell about %s: %s", tenant_id, mac, text)
             return
-        reference = ConversationReference().deserialize(doc)
         attempts = len(self._retry_delays) + 1
         for attempt, delay in enumerate((0.0, *self._retry_delays), start=1):
             if delay:
                 await asyncio.sleep(delay)
-            failure = await self._send_once(reference, text)
+            failure = await self._send_once(doc, text)
             if failure is None:
                 return
             log.warning("notice about %s (tenant %s) failed, attempt %d of %d: %s", mac, tenant_id, attempt, attempts, failure)
         log.error("gave up telling tenant %s about %s after %d attempts; the notice was: %s", tenant_id, mac, attempts, text)
 
-    async def _send_once(self, reference: ConversationReference, text: str) -> str | None:
-        failure: list[str] = []
-
-        async def send(context: TurnContext) -> None:
-            # Caught here: an exception escaping the callback would go to the turn error
-            # handler, which would apologise into the same broken conversation.
-            try:
-                message = MessageFactory.text(text)
-                message.text_format = TextFormatTypes.markdown
-                await context.send_activity(message)
-            except Exception as error:
-                failure.append(f"{type(error).__name__}: {error}"[:300])
-
+    async def _send_once(self, reference: dict[str, Any], text: str) -> str | None:
         try:
-            await self._adapter.continue_conversation(reference, send, bot_app_id=self._app_id)
-        except Exception as error:
-            failure.append(f"{type(error).__name__}: {error}"[:300])
-        return failure[0] if failure else None
+            await self._sender.send(reference, text)
+        except Exception as error:  # any failure is retried, then logged: never a lost notice unsaid
+            return f"{type(error).__name__}: {error}"[:300]
+        return None
 
     async def drain(self, timeout: float) -> None:
         """Give pending notices a moment to finish at shutdown; log what is abandoned."""
