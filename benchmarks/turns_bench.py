@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import json
 import multiprocessing
 import os
@@ -71,7 +72,10 @@ def _serve(build: Callable[[], Any], conn: Connection, profile: bool = False) ->
     from aiohttp import web
 
     async def main() -> None:
-        runner = web.AppRunner(build(), handle_signals=False)
+        app = build()
+        if inspect.isawaitable(app):  # ours is built by an async factory
+            app = await app
+        runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

@@ -114,7 +114,7 @@ async def run_case(label: str, files: list[tuple[str, bytes]], runs: int) -> tup
         with tempfile.TemporaryDirectory() as data_dir:
             connector = Connector()
             conn_runner, conn_url = await serve(connector.app())
-            bot_runner, bot_url = await serve(create_app(Settings(data_dir=Path(data_dir))))
+            bot_runner, bot_url = await serve(await create_app(Settings(data_dir=Path(data_dir))))
             try:
                 async with ClientSession() as session:
                     for name, data in files[:-1]:

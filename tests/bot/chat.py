@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient
 
 from bot.app import SERVICES, Services
 from tests.bot.connector import FakeConnector
+from tests.cards.walk import submits, texts, titles
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "activities"
 _SAMPLES = {path.stem: json.loads(path.read_text()) for path in FIXTURES.glob("*.json")}
@@ -27,6 +28,7 @@ def _collect(replies: list[dict[str, Any]]) -> list[dict[str, Any]]:
         SENT_CARDS.setdefault(json.dumps(card, sort_keys=True), card)
     return replies
 
+TEAMS_ADMIN_AAD = "5f7b1c2d-8e9a-4b3c-9d1e-2f3a4b5c6d7e"  # the Teams samples' sender
 TEAMS_TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 OTHER_TENANT = "0d3f6a1e-5b2c-4d8e-9f7a-6b5c4d3e2f1a"
 
@@ -103,7 +105,16 @@ def cards_in(replies: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def texts_in(replies: list[dict[str, Any]]) -> str:
-    """Every text of the replies and their cards, joined, for loose assertions."""
+    """What a person reads in the replies: their texts, and each card's visible text and
+    button titles (through the card walker, never the card's JSON), one piece a line."""
     parts = [r.get("text") or "" for r in replies]
-    parts += [json.dumps(card) for card in cards_in(replies)]
+    for card in cards_in(replies):
+        parts += [texts(card), *titles(card)]
     return "\n".join(parts)
+
+
+def submit_data(card: dict[str, Any], action: str) -> dict[str, Any]:
+    """A copy of the data of the card's first Action.Submit named `action` (there must be one)."""
+    found = [s["data"] for s in submits(card) if s["data"].get("action") == action]
+    assert found, f"no {action} button in the card; its buttons: {titles(card)}"
+    return dict(found[0])

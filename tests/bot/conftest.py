@@ -9,7 +9,7 @@ import pytest
 from bot.app import create_app
 from bot.settings import Settings
 from provisioning.clock import FakeClock
-from tests.bot.chat import SENT_CARDS, ChatDriver
+from tests.bot.chat import SENT_CARDS, TEAMS_ADMIN_AAD, ChatDriver
 from tests.cardcheck import validate_cards
 from tests.bot.connector import FakeConnector, serving
 
@@ -30,6 +30,14 @@ async def chat(connector, aiohttp_client, settings: Settings, clock: FakeClock) 
     fake, url = connector
     client = await aiohttp_client(await create_app(settings, clock=clock))
     return ChatDriver(client, fake, url)
+
+
+@pytest.fixture
+async def teams_chat(connector, aiohttp_client, tmp_path: Path, clock: FakeClock) -> ChatDriver:  # type: ignore[no-untyped-def]
+    """The app as Teams uses it: ADMINS lists the Teams samples' sender, nobody else is an admin."""
+    fake, url = connector
+    settings = Settings(data_dir=tmp_path / "teams-data", admins=frozenset({TEAMS_ADMIN_AAD}))
+    return ChatDriver(await aiohttp_client(await create_app(settings, clock=clock)), fake, url)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -2,19 +2,15 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pytest
 
 import cards
-from bot.app import create_app
 from bot.chat.interactions import Menu
 from bot.features import FEATURES
-from bot.settings import Settings
 from tests.bot.chat import ChatDriver, cards_in, teams_user, texts_in
 
 MENU = Menu(FEATURES)
-ADMIN_AAD = "5f7b1c2d-8e9a-4b3c-9d1e-2f3a4b5c6d7e"  # the Teams samples' sender
 
 
 async def test_welcome_card_when_the_bot_is_added(chat: ChatDriver) -> None:
@@ -102,13 +98,6 @@ async def test_empty_message_after_the_mention_gets_help(chat: ChatDriver) -> No
     assert cards_in(replies)
 
 
-@pytest.fixture
-async def teams_chat(aiohttp_client, tmp_path: Path, connector, clock) -> ChatDriver:  # type: ignore[no-untyped-def]
-    fake, url = connector
-    settings = Settings(data_dir=tmp_path / "data", admins=frozenset({ADMIN_AAD}))
-    return ChatDriver(await aiohttp_client(await create_app(settings, clock=clock)), fake, url)
-
-
 async def test_only_admins_listed_in_admins_may_run_admin_commands(teams_chat: ChatDriver, caplog) -> None:  # type: ignore[no-untyped-def]
 
     admin_only = next(c for c in MENU if c.rules.admin_only)
@@ -155,3 +144,10 @@ async def test_a_flood_of_unclosed_mentions_does_not_hang_the_bot(chat: ChatDriv
 
     replies = await asyncio.wait_for(chat.say("<at>" * 200_000), timeout=30)
     assert cards_in(replies), "markup alone leaves no command: the help card"
+
+
+async def test_help_reads_like_a_menu_grouped_by_task(chat: ChatDriver) -> None:
+    lines = texts_in(await chat.say("help")).split("\n")
+    headings = [lines.index(feature.title) for feature in FEATURES]
+    assert headings == sorted(headings), "groups in the declared order"
+    assert sum("for provisioning admins" in line for line in lines) == 1, "the admins rule said once"

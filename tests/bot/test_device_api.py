@@ -10,8 +10,7 @@ import pytest
 from bot.app import create_app
 from bot.settings import Settings
 from provisioning.clock import FakeClock
-from tests.bot.chat import ChatDriver, cards_in, texts_in
-from tests.bot.test_inventory import submit_data
+from tests.bot.chat import ChatDriver, cards_in, submit_data, texts_in
 
 MAC = "00-1A-2B-3C-4D-5E"
 T55A = {"model": "T55A", "manufacturer": "Yealink", "firmware_version": "58.15.0.124"}

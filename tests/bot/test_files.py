@@ -29,9 +29,8 @@ from bot.files.fetch import HostPolicy, fetch_file
 from bot.settings import Settings
 from provisioning.clock import FakeClock
 from provisioning.devices import DeviceState
-from tests.bot.chat import OTHER_TENANT, TEAMS_TENANT, ChatDriver, cards_in, in_tenant, texts_in
+from tests.bot.chat import ChatDriver, OTHER_TENANT, TEAMS_TENANT, cards_in, in_tenant, submit_data, texts_in
 from tests.bot.connector import FakeConnector, serving
-from tests.bot.test_inventory import submit_data
 from tests.cardcheck import validate_cards
 
 TEAMS_FILE = "application/vnd.microsoft.teams.file.download.info"
@@ -226,7 +225,7 @@ async def test_each_row_is_reported_with_its_line_and_reason(chat: ChatDriver) -
     text = texts_in([{"attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "content": card}]}])
     for line, reason in [(3, "hex digits"), (4, "repeated: it already appears on line 2"),
                          (5, "already in Waiting on activation"), (6, "the limit is 128"), (7, "multicast")]:
-        assert re.search(rf'"text": "{line}".*?{re.escape(reason)}', text), (line, reason)
+        assert re.search(rf"^{line}$.*?{re.escape(reason)}", text, re.M | re.S), (line, reason)
     assert "Download rejected rows" not in text  # every rejected row fits in the card
     assert devices(chat) == {MAC3: "Kitchen", MAC1: "Lobby"}
     validate_cards([card])

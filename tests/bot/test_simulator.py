@@ -9,8 +9,7 @@ import pytest
 from bot.device_api import simulator
 from provisioning.clock import FakeClock
 from provisioning.devices import DeviceState
-from tests.bot.chat import ChatDriver, cards_in
-from tests.bot.test_inventory import submit_data
+from tests.bot.chat import ChatDriver, cards_in, submit_data
 
 MAC = "00-1A-2B-3C-4D-5E"
 
