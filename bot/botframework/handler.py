@@ -34,7 +34,8 @@ class ChannelBot(TeamsActivityHandler):
         self._is_admin = is_admin
 
     def _turn(self, context: TurnContext) -> BotFrameworkTurn:
-        return BotFrameworkTurn(context, is_admin=self._is_admin(speaker_of(context.activity)))
+        speaker = speaker_of(context.activity)
+        return BotFrameworkTurn(context, speaker, is_admin=self._is_admin(speaker))
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity

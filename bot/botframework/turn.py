@@ -7,8 +7,8 @@ from typing import Any, Final
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
 from botbuilder.schema import Activity, ActivityTypes, Attachment, DeliveryModes, TextFormatTypes
 
-from bot.botframework.identity import place_of, speaker_of
-from bot.chat.turn import Card, ChatTurn, ConsentAnswer
+from bot.botframework.identity import place_of
+from bot.chat.turn import Card, ChatTurn, ConsentAnswer, Speaker
 
 log = logging.getLogger(__name__)
 
@@ -17,9 +17,8 @@ FILE_INFO_CONTENT_TYPE: Final = "application/vnd.microsoft.teams.card.file.info"
 
 
 class BotFrameworkTurn(ChatTurn):
-    def __init__(self, context: TurnContext, *, is_admin: bool) -> None:
-        activity = context.activity
-        super().__init__(speaker_of(activity), place_of(activity), is_admin=is_admin)
+    def __init__(self, context: TurnContext, speaker: Speaker, *, is_admin: bool) -> None:
+        super().__init__(speaker, place_of(context.activity), is_admin=is_admin)
         self.context = context
 
     @property

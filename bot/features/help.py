@@ -14,6 +14,9 @@ class Help(Feature):
 
     def __init__(self, menu: Menu) -> None:
         self._menu = menu
+        # The menu never changes while the bot runs: what each kind of asker sees, built once.
+        self._groups = {is_admin: [cards.HelpGroup(g.title, tuple(_help_of(c) for c in g.commands))
+                                   for g in menu.visible_to(is_admin)] for is_admin in (False, True)}
 
     @command("help", summary="List the commands, or show how to use one.", usage="help [command]",
              menu_rank=1, admin_only=False)
@@ -34,9 +37,7 @@ class Help(Feature):
         await self.show_all(turn)
 
     async def show_all(self, turn: ChatTurn) -> None:
-        groups = [cards.HelpGroup(g.title, tuple(_help_of(c) for c in g.commands))
-                  for g in self._menu.visible_to(turn.is_admin)]
-        await turn.show(cards.help_card(groups, new_card_id()))
+        await turn.show(cards.help_card(self._groups[turn.is_admin], new_card_id()))
 
     async def show_command(self, turn: ChatTurn, command: Command) -> None:
         await turn.show(cards.command_help_card(_help_of(command), new_card_id()))
