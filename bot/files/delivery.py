@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import cards
 from bot.chat.turn import ChatTurn, ConsentAnswer
-from bot.files.downloads import DownloadLink, DownloadStore, LinkExpired, LinkUnknown, StoredFile, download_url
+from bot.files.downloads import DownloadLink, DownloadStore, LinkExpired, LinkUnknown, LinkUsed, StoredFile, download_url
 from bot.files.errors import FileRefused
 from bot.files.fetch import HostPolicy, put_file
 from provisioning.clock import Clock
@@ -58,8 +58,11 @@ class FileDesk:
         await turn.show(cards.download_card(offer.title, offer.name, url, link.expires_at, self._clock.now()))
 
     async def accepted(self, turn: ChatTurn, answer: ConsentAnswer) -> None:
-        """The admin accepted a FileConsentCard: upload the file to Teams, then show it."""
-        stored = await self._offered_file(turn, answer.context)
+        """The admin accepted a FileConsentCard: upload the file to Teams, then show it.
+
+        The offer is taken before the first await: of two accepts of one offer (a double
+        click, a replay), exactly one uploads and the other is told it was handled."""
+        stored = await self._take_offer(turn, answer.context)
         if stored is None:
             return
         if not isinstance(answer.upload_url, str) or not answer.upload_url:
@@ -72,7 +75,6 @@ class FileDesk:
             log.warning("file consent upload of %s for tenant %s failed", stored.name, turn.tenant_id)
             await turn.say(refused.message)
             return
-        self._downloads.take(answer.context[CONTEXT_KEY], self._clock.now(), turn.tenant_id)  # answered once
         log.info("file %s uploaded to Teams for tenant %s", stored.name, turn.tenant_id)
         await turn.show_uploaded_file(answer, stored.name)
 
@@ -83,19 +85,23 @@ class FileDesk:
         if isinstance(token, str):
             try:
                 name = f"**{self._downloads.take(token, self._clock.now(), turn.tenant_id).name}**"
-            except (LinkUnknown, LinkExpired):
+            except (LinkUnknown, LinkExpired, LinkUsed):
                 pass
         await turn.say(f"OK, I didn't send {name}. Ask again whenever you want it (`export` or `template`).")
 
     def _put(self, tenant_id: str, name: str, content: bytes) -> DownloadLink:
         return self._downloads.put(tenant_id, name, content, self._clock.now())
 
-    async def _offered_file(self, turn: ChatTurn, context: Any) -> StoredFile | None:
+    async def _take_offer(self, turn: ChatTurn, context: Any) -> StoredFile | None:
+        """The offered file, taken (no longer offered); None, having said why, if it can't be."""
         token = context.get(CONTEXT_KEY) if isinstance(context, dict) else None
         try:
             if not isinstance(token, str):
                 raise LinkUnknown()
-            return self._downloads.get(token, self._clock.now(), turn.tenant_id)
+            return self._downloads.take(token, self._clock.now(), turn.tenant_id)
+        except LinkUsed:
+            await turn.say("That file offer was already answered, so nothing more was sent. "
+                           "Ask again if you need the file once more (`export` or `template`).")
         except LinkExpired:
             await turn.say("That file offer has expired (files wait one hour). Ask for it again: "
                            "type `export` or `template`.")

@@ -37,6 +37,10 @@ class LinkUnknown(Exception):
     """No file behind this token (never issued, forged, or for another tenant)."""
 
 
+class LinkUsed(Exception):
+    """A file offer that was already answered (taken once, by an accept or a decline)."""
+
+
 class LinkExpired(Exception):
     def __init__(self, expired_at: datetime) -> None:
         super().__init__(expired_at.isoformat())
@@ -66,6 +70,7 @@ class DownloadStore:
         self._max_bytes = max_bytes
         self._files: OrderedDict[str, StoredFile] = OrderedDict()  # oldest first
         self._expired: OrderedDict[str, datetime] = OrderedDict()
+        self._taken: OrderedDict[str, datetime] = OrderedDict()  # offers answered, so a repeat says so
         self._bytes = 0
 
     def put(self, tenant_id: str, name: str, content: bytes, now: datetime,
@@ -97,10 +102,15 @@ class DownloadStore:
         return found
 
     def take(self, token: str, now: datetime, tenant_id: str) -> StoredFile:
-        """Like `get`, and the file is gone afterwards: a file-consent offer is answered once."""
+        """Like `get`, and the file is gone afterwards: a file-consent offer is answered once.
+        Taking it again raises `LinkUsed`. Synchronous, so two answers can't both take it."""
+        if _TOKEN.fullmatch(token) and _key(token) in self._taken:
+            raise LinkUsed()
         found = self.get(token, now, tenant_id)
-        dropped = self._files.pop(_key(token))
+        key = _key(token)
+        dropped = self._files.pop(key)
         self._bytes -= len(dropped.content)
+        self._taken[key] = now
         return found
 
     def _purge(self, now: datetime) -> None:
@@ -108,9 +118,9 @@ class DownloadStore:
             dropped = self._files.pop(key)
             self._bytes -= len(dropped.content)
             self._remember_expired(key, dropped.expires_at)
-        while self._expired and (len(self._expired) > MAX_EXPIRED_KEPT
-                                 or next(iter(self._expired.values())) + EXPIRED_KEPT_FOR <= now):
-            self._expired.popitem(last=False)
+        for kept in (self._expired, self._taken):
+            while kept and (len(kept) > MAX_EXPIRED_KEPT or next(iter(kept.values())) + EXPIRED_KEPT_FOR <= now):
+                kept.popitem(last=False)
 
     def _remember_expired(self, key: str, at: datetime) -> None:
         self._expired[key] = at

@@ -47,6 +47,7 @@ class FileConnector(FakeConnector):
     uploads: dict[str, tuple[bytes, dict[str, str]]] = field(default_factory=dict)
 
     upload_count: int = 0
+    upload_delay: float = 0.0  # seconds each upload takes, to overlap two of them
     file_requests: list[str] = field(default_factory=list)
     streamed: int = 0
     stream_finished: bool = False
@@ -67,6 +68,7 @@ class FileConnector(FakeConnector):
         return await handler(request)
 
     async def _upload(self, request: web.Request) -> web.Response:
+        await asyncio.sleep(self.upload_delay)
         self.uploads[request.match_info["name"]] = (await request.read(), dict(request.headers))
         self.upload_count += 1
         return web.json_response({"id": "file-1"}, status=201)
@@ -629,6 +631,19 @@ async def test_a_file_consent_card_is_answered_once(chat: ChatDriver) -> None:
     await chat.post(consent_invoke(chat, "accept", card["content"]["acceptContext"]))
     await chat.post(consent_invoke(chat, "accept", card["content"]["acceptContext"]))
     assert chat.connector.upload_count == 1, "an accepted offer uploads once"
+
+
+async def test_two_concurrent_accepts_of_one_offer_upload_once(chat: ChatDriver) -> None:
+    await teams_devices(chat)
+    card = await offer(chat)
+    chat.connector.upload_delay = 0.3  # both accepts are in flight while the first uploads
+    before = len(chat.connector.received)
+    invoke = consent_invoke(chat, "accept", card["content"]["acceptContext"])
+    first, second = await asyncio.gather(chat.post(invoke), chat.post(dict(invoke, id=invoke["id"] + "-again")))
+    assert (first.status, second.status) == (200, 200)
+    assert chat.connector.upload_count == 1
+    answers = texts_in(chat.connector.activities()[before:])
+    assert "already answered" in answers and "Sorry, something went wrong" not in answers
 
 
 async def test_one_row_with_a_control_character_is_rejected_alone(chat: ChatDriver) -> None:
