@@ -62,8 +62,9 @@ class Dispatcher:
         name, card_id = value.get("action"), value.get("card_id")
         bound = self._interactions.action(name) if isinstance(name, str) else None
         if bound is None:
-            log.warning("unknown card action %r from %s in tenant %s", str(name)[:40], turn.speaker.user_id,
-                        turn.tenant_id)
+            # Not str(name): a forged action may be a list nested a thousand deep.
+            shown = name[:40] if isinstance(name, str) else f"<{type(name).__name__}>"
+            log.warning("unknown card action %r from %s in tenant %s", shown, turn.speaker.user_id, turn.tenant_id)
             await turn.say("I don't recognize that card's button. Type `help` for the current cards.")
             return
         submission = Submission(bound.declaration.name, card_id if isinstance(card_id, str) else "", value)  # type: ignore[union-attr]

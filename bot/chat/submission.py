@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.chat.interactions import Refused
+from bot.chat.paging import page_number
 from provisioning.devices import DeviceState
 from provisioning.mac import parse_mac
 
@@ -51,13 +52,12 @@ class Submission:
             raise BadSubmission(f"The card sent an unknown `{key}`. Type `help` for a fresh card.")
         return value
 
-    def number(self, key: str, default: int) -> int:
-        value = self.data.get(key, default)
-        if isinstance(value, str) and value.isdigit():
-            value = int(value)
-        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 100_000:
+    def page(self, key: str = "page") -> int:
+        """A page number (1 when the card sent none)."""
+        number = page_number(self.data.get(key, 1))
+        if number is None:
             raise BadSubmission(f"The card sent an invalid `{key}`. Type `help` for a fresh card.")
-        return value
+        return number
 
     def state(self, key: str = "expected_state") -> DeviceState:
         value = self.choice(key, tuple(s.value for s in DeviceState))

@@ -73,7 +73,7 @@ class Codes(Feature):
 
     @card_action(a.SHOW_CODES, secret=CODES)
     async def codes_button(self, turn: ChatTurn, submission: Submission) -> None:
-        await self.show_codes(turn, submission.number("page", 1))
+        await self.show_codes(turn, submission.page())
 
     async def show_codes(self, turn: ChatTurn, page: int = 1) -> None:
         devices = self._service.valid_codes(turn.tenant_id)

@@ -105,7 +105,7 @@ class Inventory(Feature):
         if "tab" not in submission.data:
             await self.show_list(turn, None, 1)
             return
-        await self.show_list(turn, submission.choice("tab", a.TABS), submission.number("page", 1))
+        await self.show_list(turn, submission.choice("tab", a.TABS), submission.page())
 
     async def show_list(self, turn: ChatTurn, tab: str | None, page: int) -> None:
         counts = self._service.counts(turn.tenant_id)

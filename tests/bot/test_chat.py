@@ -1,6 +1,7 @@
 """The chat basics over HTTP: welcome, help, unknown commands, mentions, admins, errors."""
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -151,3 +152,30 @@ async def test_help_reads_like_a_menu_grouped_by_task(chat: ChatDriver) -> None:
     headings = [lines.index(feature.title) for feature in FEATURES]
     assert headings == sorted(headings), "groups in the declared order"
     assert sum("for provisioning admins" in line for line in lines) == 1, "the admins rule said once"
+
+
+@pytest.mark.parametrize("text", ["list all page ²", "codes page ²", "list all page ٣", "list page " + "9" * 5000,
+                                  "codes page " + "1" * 5000, "list all page 0", "codes page -1"])
+async def test_a_hostile_page_number_gets_the_usage_not_an_apology(chat: ChatDriver, text: str) -> None:
+    answer = texts_in(await chat.say(text))
+    assert "Write the page as `page N`" in answer and "Sorry" not in answer
+
+
+@pytest.mark.parametrize("page", ["²", "9" * 5000, -3, 0, True, 1.5, [1], {"n": 1}])
+async def test_a_hostile_page_in_a_card_submit_is_refused_plainly(chat: ChatDriver, page: object) -> None:
+    for action in ({"action": "list_devices", "tab": "all"}, {"action": "show_codes"}):
+        answer = texts_in(await chat.submit({**action, "card_id": "c", "page": page}))
+        assert "invalid `page`" in answer and "Sorry" not in answer
+
+
+async def test_a_deeply_nested_action_is_refused_plainly(chat: ChatDriver) -> None:
+    body = chat.activity()
+    body.pop("text")
+    body["value"] = {"action": "NESTED", "card_id": "c"}
+    # Written by hand: Python's own json module can't encode a list nested this deep.
+    raw = json.dumps(body).replace('"NESTED"', "[" * 1000 + '"show_help"' + "]" * 1000)
+    before = len(chat.connector.received)
+    response = await chat.client.post("/api/messages", data=raw, headers={"Content-Type": "application/json"})
+    assert response.status == 200
+    answer = texts_in(chat.connector.activities()[before:])
+    assert "don't recognize that card's button" in answer and "Sorry" not in answer
