@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from bot.chat.gate import Gate
+from bot.chat.markdown import code
 from bot.chat.interactions import HELP_FLAGS, Command, CommandCall, Interactions, split_args, split_command
 from bot.chat.submission import Submission
 from bot.chat.turn import ChatTurn, ConsentAnswer, IncomingFile
@@ -88,5 +89,5 @@ class Dispatcher:
         suggestions = self._interactions.menu.suggestions(word, is_admin)
         if suggestions:
             options = " or ".join(f"`{name}`" for name in suggestions)
-            return f"I don't know the command `{shown}`. Did you mean {options}? Type `help` to see every command."
-        return f"I don't know the command `{shown}`. Type `help` to see every command."
+            return f"I don't know the command {code(shown)}. Did you mean {options}? Type `help` to see every command."
+        return f"I don't know the command {code(shown)}. Type `help` to see every command."

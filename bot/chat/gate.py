@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.chat.interactions import CardAction, Command, Declaration, Refused, UsageError, describe
+from bot.chat.markdown import code, literal
 from bot.chat.turn import ChatTurn
 from provisioning.errors import ProvisioningError
 
@@ -38,7 +39,7 @@ class Gate:
             log.warning("refused %s for %s (%s) in tenant %s: not an admin",
                         describe(declared), speaker.user_id, speaker.name, speaker.tenant_id)
             return (f"You're not authorized to {_what(declared)}: only provisioning admins may. "
-                    f"Ask the bot's operator to add your user id `{speaker.user_id}` to ADMINS.")
+                    f"Ask the bot's operator to add your user id {code(speaker.user_id)} to ADMINS.")
         if declared.rules.secret and not turn.is_private:
             return (f"{declared.rules.secret} are secrets, and everyone in this conversation would see them. "
                     "Ask me in a personal chat (open a chat with the bot), where only you do.")
@@ -57,8 +58,10 @@ class Gate:
         except UsageError as error:
             usage = f"\n\nUsage: `{error.command.usage}`" if error.command else ""
             await turn.say(f"{error.message}{usage}")
-        except (Refused, ProvisioningError) as refused:
+        except Refused as refused:  # the bot's own markdown; what users typed is already escaped in it
             await turn.say(refused.message)
+        except ProvisioningError as refusal:  # plain text from the rules, often quoting what was typed
+            await turn.say(literal(refusal.message))
 
 
 def _what(declared: Declaration) -> str:

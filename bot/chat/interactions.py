@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, TypeVar
 
+from bot.chat.markdown import code
 from cards import actions as card_actions
 
 F = TypeVar("F", bound=Callable[..., Awaitable[None]])
@@ -178,7 +179,7 @@ class CommandCall:
         if count < minimum:
             raise UsageError(f"`{self.command.name}` needs more than that.", self.command)
         if maximum is not None and count > maximum:
-            raise UsageError(f"Too many arguments: {' '.join(self.args[maximum:])!r}.", self.command)
+            raise UsageError(f"Too many arguments: {code(' '.join(self.args[maximum:])[:80])}.", self.command)
         return self.args
 
 

@@ -6,7 +6,7 @@ Issuing a code makes this conversation the one told when the device then provisi
 from __future__ import annotations
 
 import cards
-from bot.chat.interactions import CommandCall, Feature, card_action, command
+from bot.chat.interactions import CommandCall, Feature, Refused, card_action, command
 from bot.chat.paging import page_count, typed_page
 from bot.chat.submission import Submission
 from bot.chat.turn import ChatTurn, new_card_id
@@ -80,7 +80,7 @@ class Codes(Feature):
         per_page = cards.CODE_ROWS_PER_PAGE
         pages = page_count(len(devices), per_page)
         if page > pages:
-            raise ProvisioningError(f"There is no page {page}: the codes fill {pages} page(s). "
+            raise Refused(f"There is no page {page}: the codes fill {pages} page(s). "
                                     f"Try `codes page {pages}`.")
         chunk = devices[(page - 1) * per_page: page * per_page]
         await turn.show(cards.codes_card(chunk, self._clock.now(), new_card_id(), page=page, page_count=pages))

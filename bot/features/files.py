@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import cards
 from bot.chat.interactions import CommandCall, Feature, UsageError, answers_file_consent, card_action, command, \
     receives_files
+from bot.chat.markdown import code
 from bot.chat.submission import Submission
 from bot.chat.turn import ChatTurn, ConsentAnswer, IncomingFile, new_card_id
 from bot.files.csvfile import export_csv, template_csv
@@ -71,7 +72,7 @@ class Files(Feature):
         args = [word.lower() for word in call.expect(0, 1)]
         tab = args[0] if args else a.TAB_WAITING
         if tab not in a.EXPORT_TABS:
-            raise UsageError(f"`{call.args[0][:20]}` is not something I export; use one of "
+            raise UsageError(f"{code(call.args[0][:20])} is not something I export; use one of "
                              f"{EXPORT_WORDS.replace('|', ', ')}.", call.command)
         await self.send_export(turn, tab)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import cards
 from bot.chat.interactions import Command, CommandCall, Feature, Menu, UsageError, card_action, command
+from bot.chat.markdown import code
 from bot.chat.submission import Submission
 from bot.chat.turn import ChatTurn, new_card_id
 from cards import actions as a
@@ -29,7 +30,7 @@ class Help(Feature):
         if found is None or (found.rules.admin_only and not turn.is_admin):
             suggestions = self._menu.suggestions(args[0], turn.is_admin)
             hint = f" Did you mean {' or '.join(f'`{s}`' for s in suggestions)}?" if suggestions else ""
-            raise UsageError(f"There is no command `{args[0][:40]}`.{hint}", call.command)
+            raise UsageError(f"There is no command {code(args[0][:40])}.{hint}", call.command)
         await self.show_command(turn, found)
 
     @card_action(a.SHOW_HELP, admin_only=False)

@@ -8,8 +8,8 @@ whichever path the admin took.
 from __future__ import annotations
 
 import cards
-from bot.chat.interactions import CommandCall, Feature, UsageError, card_action, command
-from bot.chat.markdown import literal
+from bot.chat.interactions import CommandCall, Feature, Refused, UsageError, card_action, command
+from bot.chat.markdown import code, literal
 from bot.chat.paging import page_count, typed_page
 from bot.chat.single_use import CardNotOpen, SingleUseCards, answer_card, closed_message
 from bot.chat.submission import MAX_FIELD_LENGTH, Submission
@@ -93,7 +93,7 @@ class Inventory(Feature):
         if args and args[0] != "page":
             tab = args.pop(0)
             if tab not in a.TABS:
-                raise UsageError(f"`{call.args[0][:20]}` is not a tab; use one of {TAB_WORDS.replace('|', ', ')}.",
+                raise UsageError(f"{code(call.args[0][:20])} is not a tab; use one of {TAB_WORDS.replace('|', ', ')}.",
                                  call.command)
         page = typed_page(args, call)
         if tab is None and page != 1:
@@ -119,7 +119,7 @@ class Inventory(Feature):
         devices = [d for d in self._service.list_devices(turn.tenant_id) if d.state in TAB_STATES[tab]]
         pages = page_count(len(devices), per_page)
         if page > pages:
-            raise ProvisioningError(f"There is no page {page}: the list has {pages} page(s). "
+            raise Refused(f"There is no page {page}: the list has {pages} page(s). "
                                     f"Try `list {tab} page {pages}`.")
         chunk = devices[(page - 1) * per_page: page * per_page]
         await turn.show(cards.device_table_card(tab, chunk, page, pages, counts, now, new_card_id(),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,18 @@ def texts_in(replies: list[dict[str, Any]]) -> str:
     for card in cards_in(replies):
         parts += [texts(card), *titles(card)]
     return "\n".join(parts)
+
+
+_CODE_SPAN = re.compile(r"`[^`\n]*`")
+_LINK = re.compile(r"(?<!\\)\[[^\]]*(?<!\\)\]\(")
+_TAG = re.compile(r"(?<!\\)<[A-Za-z/]")
+
+
+def renders_markup_from(text: str) -> bool:
+    """Whether markdown `text` would render a link or an HTML tag outside code spans
+    (an escaped `\\[` or `\\<` is shown as typed)."""
+    outside_code = _CODE_SPAN.sub("", text)
+    return bool(_LINK.search(outside_code) or _TAG.search(outside_code))
 
 
 def submit_data(card: dict[str, Any], action: str) -> dict[str, Any]:

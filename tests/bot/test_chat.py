@@ -9,7 +9,7 @@ import pytest
 import cards
 from bot.chat.interactions import Menu
 from bot.features import FEATURES
-from tests.bot.chat import ChatDriver, cards_in, teams_user, texts_in
+from tests.bot.chat import ChatDriver, cards_in, renders_markup_from, teams_user, texts_in
 
 MENU = Menu(FEATURES)
 
@@ -179,3 +179,27 @@ async def test_a_deeply_nested_action_is_refused_plainly(chat: ChatDriver) -> No
     assert response.status == 200
     answer = texts_in(chat.connector.activities()[before:])
     assert "don't recognize that card's button" in answer and "Sorry" not in answer
+
+
+HOSTILE = "x`[Reset](https://evil.example)`y"
+
+
+@pytest.mark.parametrize("text", [HOSTILE, f"help {HOSTILE}", "help [Reset](https://evil.example)",
+                                  "status [Reset](https://evil.example)", f"status {HOSTILE}",
+                                  "list [Reset](https://evil.example)", f"export {HOSTILE}",
+                                  f"remove 00-1A-2B-3C-4D-5E {HOSTILE}", "add <b>x</b>"])
+async def test_what_a_user_typed_is_echoed_literally(teams_chat: ChatDriver, text: str) -> None:
+    for sample in ("teams_channel_message", "teams_personal_message"):
+        for who in ({}, {"aad": "11111111-2222-3333-4444-555555555555"}):
+            body = teams_chat.activity(sample, text=f"<at>Provisioning Bot</at> {text}")
+            if who:
+                teams_user(body, aad=who["aad"])
+            replies = await teams_chat.send(body)
+            said = "\n".join(r.get("text") or "" for r in replies)
+            assert said and not renders_markup_from(said), said
+
+
+def test_the_markup_check_sees_a_planted_link() -> None:
+    assert renders_markup_from("I don't know the command `x`[Reset](https://evil.example)`y`.")
+    assert not renders_markup_from("I don't know the command x\\`\\[Reset\\]\\(https://evil.example\\)\\`y.")
+    assert not renders_markup_from("There is no command `[Reset](https://evil.example)`.")
