@@ -30,9 +30,11 @@ class BotFrameworkChannel:
     def __init__(self, settings: Settings) -> None:
         self.adapter = create_adapter(settings, turn_error_handler)
         self.sender = ProactiveSender(self.adapter, settings.app_id)
+        self._auth_enabled = settings.auth_enabled
 
     def add_routes(self, router: web.UrlDispatcher, dispatcher: Dispatcher, is_admin: IsAdmin) -> None:
-        router.add_post(MESSAGES_PATH, messages_handler(self.adapter, ChannelBot(dispatcher, is_admin)))
+        router.add_post(MESSAGES_PATH, messages_handler(self.adapter, ChannelBot(dispatcher, is_admin),
+                                                        auth_enabled=self._auth_enabled))
 
 
 __all__ = ["MESSAGES_PATH", "BotFrameworkChannel"]

@@ -1,7 +1,11 @@
 """/api/messages over HTTP: status codes, both delivery modes, health check."""
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
+
+import aiohttp
 
 import pytest
 
@@ -115,3 +119,78 @@ def test_default_settings_serve_the_emulator_locally() -> None:
     assert not settings.auth_enabled and settings.is_admin("anyone")
     assert not Settings.from_env({"MicrosoftAppId": "app"}).is_admin("anyone")
     assert Settings.from_env({"ADMINS": "a, b"}).admins == frozenset({"a", "b"})
+
+
+def chunked(body: bytes, sent: list[int], chunk: int = 64 * 1024):  # type: ignore[no-untyped-def]
+    """The body as a chunked upload (no Content-Length), counting the bytes the server took."""
+    async def stream():  # type: ignore[no-untyped-def]
+        for start in range(0, len(body), chunk):
+            sent.append(start)
+            yield body[start:start + chunk]
+    return stream()
+
+
+def padded_activity(driver: ChatDriver, size: int) -> bytes:
+    body = driver.activity(text="add 00-1A-2B-3C-4D-5E")
+    body["channelData"]["padding"] = "x" * size
+    return json.dumps(body).encode()
+
+
+async def test_a_chunked_activity_over_the_limit_is_413_and_not_run(chat: ChatDriver) -> None:
+    sent: list[int] = []
+    response = await chat.client.post("/api/messages", data=chunked(padded_activity(chat, 5 * 1024 * 1024), sent),
+                                      headers={"Content-Type": "application/json"})
+    assert response.status == 413
+    assert chat.connector.received == [] and chat.services.service.list_devices("local") == []
+
+
+async def test_a_chunked_activity_under_the_limit_is_run(chat: ChatDriver) -> None:
+    sent: list[int] = []
+    response = await chat.client.post("/api/messages", data=chunked(padded_activity(chat, 200_000), sent),
+                                      headers={"Content-Type": "application/json"})
+    assert response.status == 200
+    assert [d.mac for d in chat.services.service.list_devices("local")] == ["00-1A-2B-3C-4D-5E"]
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer not-a-jwt"])
+async def test_with_an_app_id_no_token_is_refused_before_the_body_is_read(
+        aiohttp_client, tmp_path: Path, connector, authorization) -> None:  # type: ignore[no-untyped-def]
+    fake, url = connector
+    settings = Settings(data_dir=tmp_path / "data", app_id="0b1c2d3e-4f5a-6b7c-8d9e-0f1a2b3c4d5e", app_password="x")
+    driver = ChatDriver(await aiohttp_client(await create_app(settings)), fake, url)
+    body = padded_activity(driver, 6 * 1024 * 1024)
+    answered = asyncio.Event()
+    sent: list[int] = []
+
+    async def first_chunk_then_wait():  # type: ignore[no-untyped-def]
+        sent.append(1)
+        yield body[:64 * 1024]
+        try:  # a server that reads the whole body first would wait here with us until the timeout
+            await asyncio.wait_for(answered.wait(), timeout=3)
+        except TimeoutError:
+            pass
+        sent.append(2)
+        yield body[64 * 1024:]
+
+    headers = {"Content-Type": "application/json", **({"Authorization": authorization} if authorization else {})}
+    try:
+        response = await driver.client.post("/api/messages", data=first_chunk_then_wait(), headers=headers)
+        answered.set()
+        assert response.status == 401
+        assert sent == [1], "answered while the client had sent only the first chunk"
+    except aiohttp.ClientError:
+        assert sent == [1]
+    assert fake.received == []
+
+
+async def test_with_an_app_id_a_forged_token_on_a_large_chunked_body_is_refused(
+        aiohttp_client, tmp_path: Path, connector) -> None:  # type: ignore[no-untyped-def]
+    fake, url = connector
+    settings = Settings(data_dir=tmp_path / "data", app_id="0b1c2d3e-4f5a-6b7c-8d9e-0f1a2b3c4d5e", app_password="x")
+    driver = ChatDriver(await aiohttp_client(await create_app(settings)), fake, url)
+    sent: list[int] = []
+    forged = "Bearer eyJhbGciOiJIUzI1NiJ9.eyJhdWQiOiJ4In0.c2lnbmF0dXJl"
+    response = await driver.client.post("/api/messages", data=chunked(padded_activity(driver, 6 * 1024 * 1024), sent),
+                                         headers={"Content-Type": "application/json", "Authorization": forged})
+    assert response.status in (401, 413)
+    assert fake.received == []
