@@ -163,12 +163,13 @@ def button_rows(actions: Sequence[Element], per_row: int = 3) -> list[Element]:
 
 def table(columns: Sequence[tuple[str, int]], rows: Sequence[Sequence[Element]]) -> Element:
     """A 1.5 Table: a header row from `columns` (title, relative width), then `rows` of cells.
+    An empty title leaves its header cell empty (a column of buttons).
 
     The first row is a header by default in every renderer; the property that says so is
     spelled differently by the schema and the JS library, so it is left out.
     """
     header = {"type": "TableRow", "style": "accent",
-              "cells": [cell(text(title, weight="Bolder")) for title, _ in columns]}
+              "cells": [cell(text(title, weight="Bolder") if title else None) for title, _ in columns]}
     return {
         "type": "Table",
         "gridStyle": "accent",

@@ -70,10 +70,12 @@ def test_card_fits_the_size_budget(name: str) -> None:
 
 def test_worst_case_pages_are_full() -> None:
     # The size test above means something only if the worst pages really hold full pages.
-    table = WORST["table_all_signed_in"]["body"][2]
-    assert table["type"] == "Table" and len(table["rows"]) == cards.DEVICE_ROWS_PER_PAGE + 1
-    codes = WORST["codes"]["body"][2]
-    assert codes["type"] == "Table" and len(codes["rows"]) == cards.CODE_ROWS_PER_PAGE + 1
+    (table,) = of_type(WORST["table_all_signed_in"], "Table")
+    assert len(table["rows"]) == cards.DEVICE_ROWS_PER_PAGE + 1
+    (codes,) = of_type(WORST["codes"], "Table")
+    assert len(codes["rows"]) == cards.CODE_ROWS_PER_PAGE + 1
+    (report,) = of_type(WORST["import_summary"], "Table")
+    assert len(report["rows"]) == cards.IMPORT_ROWS_SHOWN + 1
 
 
 def test_outside_text_is_never_read_as_markdown() -> None:
