@@ -7,7 +7,8 @@ Standard library only: `scripts/dev.py` imports this before the virtualenv exist
   overrides), again only when package.json changes, under a file lock so parallel test
   processes don't race. Returns that `node_modules`, or None with the reason when Node.js
   or npm is missing.
-- `find_chromium()` is the browser the rendering checks drive (`CHROMIUM` overrides).
+- `find_chromium()` is the browser the rendering checks drive (`CHROMIUM=/path` overrides;
+  `CHROMIUM=none` turns the rendering checks off).
 - `install_chromium()` installs Debian's `chromium` with apt-get, only as root.
 """
 from __future__ import annotations
@@ -77,7 +78,9 @@ def find_chromium() -> str | None:
 
 
 def can_install_chromium() -> bool:
-    return hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get") is not None
+    """As root with apt-get, unless `CHROMIUM` names the browser to use (or `none`)."""
+    return ("CHROMIUM" not in os.environ and hasattr(os, "geteuid") and os.geteuid() == 0
+            and shutil.which("apt-get") is not None)
 
 
 def install_chromium() -> str | None:
