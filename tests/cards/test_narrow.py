@@ -23,6 +23,11 @@ from tests.tools import install
 
 WIDTH = 450
 RENDERER = install.TOOLS / "render_cards.mjs"
+CHROMIUM = install.find_chromium()
+if install.node() is None or CHROMIUM is None:
+    pytest.skip(f"{'Node.js' if install.node() is None else 'Chromium'} is not installed, so cards are "
+                f"not rendered at {WIDTH} px (as root, scripts/dev.py test installs Chromium)",
+                allow_module_level=True)
 
 
 def _reason(mac: str) -> str:
@@ -73,16 +78,12 @@ def _self_check_cards() -> dict[str, dict[str, Any]]:
 @pytest.fixture(scope="module")
 def rendered() -> dict[str, dict[str, Any]]:
     node, modules = node_and_modules()
-    chromium = install.find_chromium()
-    if chromium is None:
-        pytest.skip("Chromium is not installed (scripts/dev.py test installs it as root), so cards "
-                    f"are not rendered at {WIDTH} px")
     to_render = {**narrow_cards(), **{f"self_check_{k}": v for k, v in _self_check_cards().items()},
                  **{k: v for k, v in every_card().items() if k in ("add_form", "summary_empty", "codes_empty")}}
     path = install.tools_dir() / f"narrow-{os.getpid()}.json"
     path.write_text(json.dumps({"width": WIDTH, "cards": to_render}), encoding="utf-8")
     try:
-        result = subprocess.run([node, str(RENDERER), str(path), chromium], capture_output=True, text=True,
+        result = subprocess.run([node, str(RENDERER), str(path), CHROMIUM], capture_output=True, text=True,
                                 env={**os.environ, "NODE_PATH": str(modules)}, timeout=180)
     finally:
         path.unlink()
