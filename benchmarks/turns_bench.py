@@ -14,7 +14,7 @@ response must be 200 with exactly one reply holding one Adaptive Card, or the ru
          `adapter.process_activity(auth_header, activity, bot.on_turn)` with the header
          string, so every turn pays the stock cost (authenticate, a new ConnectorClient, a
          new UserTokenClient). Not `CloudAdapter.process()`: it answers 500 for
-         expectReplies in 4.17.1 (see ../shared/reference/facts.md).
+         expectReplies in 4.17.1 (it serializes the already serialized body again).
 - bare:  a plain aiohttp handler returning the same reply body: the ceiling of this load
          generator on this machine, so a reader can see the client is not the bottleneck.
 

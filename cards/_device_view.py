@@ -8,7 +8,7 @@ from provisioning.devices import Device, DeviceState
 from provisioning.service import LOCATION_MAX_LENGTH
 
 from . import actions as a
-from ._elements import Element, Run, cell, plain, run, submit, text
+from ._elements import Element, Run, action_set, cell, plain, run, submit, text
 from ._format import clip, format_code, format_time_left, format_utc
 
 # Device-reported strings (model, firmware, account) have no limit the cards can rely on.
@@ -67,14 +67,22 @@ def hardware_text(device: Device, limit: int = REPORTED_MAX_LENGTH) -> str:
     return ", ".join(part for part in (name, firmware) if part) or "Model not reported yet"
 
 
-def detail_lines(device: Device, now: datetime, reveal_codes: bool = True) -> list[Element]:
-    """The last table column: the code while waiting on activation, the hardware after.
+def detail_lines(device: Device, now: datetime, reveal_codes: bool = True,
+                 with_state: bool = False) -> list[Element]:
+    """A table's middle column: the code while waiting on activation, the hardware after
+    (and the account once signed in). `with_state` puts the state first, for a list of
+    every state; a tab of one state leaves it out, except for a sign-in in progress.
 
     Device-reported text is clipped harder here than in the status card: it is the
     main lever on a table page's size."""
+    lines: list[Element] = as_text_blocks(state_parts(device)) if with_state else []
     if device.state is DeviceState.WAITING_ON_ACTIVATION:
-        return as_text_blocks(code_parts(device, now, reveal_codes))
-    lines = [plain(clip(hardware_text(device), TABLE_CELL_MAX))]
+        if with_state and device.locked:
+            return lines  # the state already says it is locked and what to do
+        return lines + as_text_blocks(code_parts(device, now, reveal_codes))
+    if device.state is DeviceState.SIGNING_IN and not with_state:
+        lines += as_text_blocks([(DeviceState.SIGNING_IN.label, {"weight": "Bolder"})])
+    lines.append(plain(clip(hardware_text(device), TABLE_CELL_MAX)))
     if device.state is DeviceState.SIGNED_IN and device.account:
         lines.append(plain(run(clip(device.account, TABLE_CELL_MAX), subtle=True)))
     return lines
@@ -104,10 +112,16 @@ def issue_code_action(device: Device, card_id: str, title: str = "Generate code"
                   code_issued_at=device.code.issued_at.isoformat() if device.code else "")
 
 
-def mac_cell(mac: str, card_id: str) -> Element:
-    """The MAC, looking like a link, opening the device's status."""
-    return cell(text(mac, monospace=True, color="Accent"),
-                select_action=submit("Status", a.SHOW_STATUS, card_id, mac=mac))
+def device_cell(device: Device) -> Element:
+    """A table's first cell: the MAC ID, with the location under it."""
+    return cell(text(device.mac, monospace=True, weight="Bolder"),
+                plain(run(location_text(device), subtle=True), spacing="None"))
+
+
+def open_cell(device: Device, card_id: str) -> Element:
+    """A table's last cell: the one button of a row, opening the device's status card, which
+    holds its state's actions (code, sign in, remove). One short title fits a phone."""
+    return cell(action_set(submit("Open", a.SHOW_STATUS, card_id, mac=device.mac)))
 
 
 def location_text(device: Device) -> str:

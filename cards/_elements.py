@@ -5,6 +5,11 @@ markdown subset in it. `plain()` is a RichTextBlock of TextRuns for anything tha
 from outside (locations, device-reported models, file rows, messages quoting input):
 TextRuns are never read as markdown, so a location like `[here](https://evil)` shows as
 typed instead of becoming a link.
+
+Markdown hosts (Teams, Web Chat) also read `<word>` in a TextBlock as an HTML tag and drop
+it: `**add <MAC> [location]**` showed as "add [location]". So `text()` of a value with `<`
+(or a line starting with `>`, a quote) becomes a RichTextBlock instead, its `**bold**` and
+`*italic*` turned into styled runs.
 """
 from __future__ import annotations
 
@@ -24,6 +29,9 @@ MAX_CARD_BYTES: Final = 25_000  # the team's budget per card (Teams caps a messa
 MAX_ACTIONS_PER_SET: Final = 6
 
 _SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
+# `<` opens an HTML tag (or autolink) in markdown; `>` does only at a line's start (a quote).
+_HTML_LIKE = re.compile(r"<|^\s*>", re.MULTILINE)
+_EMPHASIS = re.compile(r"\*\*(.+?)\*\*|\*(.+?)\*")
 
 
 def card(body: Iterable[Element | None], actions: Sequence[Element] = (), *, wide: bool = False) -> Element:
@@ -54,7 +62,13 @@ def heading(title: str, color: str | None = None) -> Element:
 def text(value: str, *, subtle: bool = False, weight: str | None = None, size: str | None = None,
          color: str | None = None, spacing: str | None = None, monospace: bool = False) -> Element:
     """A wrapping TextBlock for the bot's own words and values it made itself (canonical
-    MACs, codes, times), which hold no markdown."""
+    MACs, codes, times), which hold no markdown but **bold**, *italic* and line breaks.
+
+    With a `<` in `value` (`code <MAC>`), a RichTextBlock with the same look, which no host
+    reads as HTML (see the module docstring)."""
+    if _HTML_LIKE.search(value):
+        return _rich_text(value, subtle=subtle, weight=weight, size=size, color=color,
+                          spacing=spacing, monospace=monospace)
     block: Element = {"type": "TextBlock", "text": value, "wrap": True}
     _style(block, subtle=subtle, weight=weight, size=size, color=color)
     if monospace:
@@ -149,12 +163,13 @@ def button_rows(actions: Sequence[Element], per_row: int = 3) -> list[Element]:
 
 def table(columns: Sequence[tuple[str, int]], rows: Sequence[Sequence[Element]]) -> Element:
     """A 1.5 Table: a header row from `columns` (title, relative width), then `rows` of cells.
+    An empty title leaves its header cell empty (a column of buttons).
 
     The first row is a header by default in every renderer; the property that says so is
     spelled differently by the schema and the JS library, so it is left out.
     """
     header = {"type": "TableRow", "style": "accent",
-              "cells": [cell(text(title, weight="Bolder")) for title, _ in columns]}
+              "cells": [cell(text(title, weight="Bolder") if title else None) for title, _ in columns]}
     return {
         "type": "Table",
         "gridStyle": "accent",
@@ -182,6 +197,23 @@ def text_input(input_id: str, label: str, *, value: str = "", placeholder: str |
                 "style": style}
     element.update({k: v for k, v in optional.items() if v})
     return element
+
+
+def _rich_text(value: str, *, spacing: str | None, **style: Any) -> Element:
+    """`value`'s **bold** and *italic* parts as styled TextRuns, the rest as plain ones."""
+    runs: list[Run] = []
+    at = 0
+    for match in _EMPHASIS.finditer(value):
+        if match.start() > at:
+            runs.append(run(value[at : match.start()], **style))
+        if match.group(1) is not None:
+            runs.append(run(match.group(1), **{**style, "weight": "Bolder"}))
+        else:
+            runs.append({**run(match.group(2), **style), "italic": True})
+        at = match.end()
+    if at < len(value):
+        runs.append(run(value[at:], **style))
+    return plain(*runs, spacing=spacing)
 
 
 def _checked_actions(actions: Sequence[Element]) -> list[Element]:

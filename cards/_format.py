@@ -1,11 +1,12 @@
 """How the cards write times, durations, codes and untrusted free text."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 from provisioning.codes import format_verification_code
 
-__all__ = ["clip", "format_code", "format_time_left", "format_utc"]
+__all__ = ["clip", "clip_json", "format_code", "format_time_left", "format_utc"]
 
 ELLIPSIS = "\u2026"
 
@@ -48,3 +49,23 @@ def clip(text: str, limit: int) -> str:
     Bounds what text from outside (device-reported models, file rows) can add to a card.
     """
     return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
+
+
+def clip_json(text: str, max_bytes: int) -> str:
+    """`text` cut, with an ellipsis, so it takes at most `max_bytes` in the card's JSON (as
+    the connector writes it, non-ASCII escaped): a bot sentence of a few hundred ASCII
+    characters stays whole, a run of emoji (12 bytes each) is cut after a few dozen."""
+    if _json_size(text) <= max_bytes:
+        return text
+    low, high = 0, len(text)  # the longest prefix that fits with the ellipsis
+    while low < high:
+        middle = (low + high + 1) // 2
+        if _json_size(text[:middle] + ELLIPSIS) <= max_bytes:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low] + ELLIPSIS
+
+
+def _json_size(text: str) -> int:
+    return len(json.dumps(text)) - 2

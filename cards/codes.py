@@ -8,7 +8,7 @@ from typing import Final
 from provisioning.devices import Device
 
 from . import actions as a
-from ._device_view import location_text
+from ._device_view import device_cell, location_text
 from ._elements import (Element, action_set, card, cell, facts, heading, plain, run, submit,
                         table, text)
 from ._format import format_code, format_time_left, format_utc
@@ -92,12 +92,13 @@ def codes_table(devices: Sequence[Device], now: datetime, card_id: str) -> Eleme
             raise ValueError(f"device {device.mac} has no code to list")
         expires = device.code.expires_at
         rows.append([
-            cell(text(device.mac, monospace=True)),
-            cell(plain(location_text(device))),
-            cell(text(format_code(device.code.value), monospace=True, weight="Bolder")),
-            cell(text(format_utc(expires)), text(format_time_left(expires, now), subtle=True)),
+            device_cell(device),
+            cell(text(format_code(device.code.value), monospace=True, weight="Bolder"),
+                 text(format_utc(expires), spacing="None"),
+                 text(format_time_left(expires, now), subtle=True, spacing="None")),
         ])
-    return table([("MAC ID", 3), ("Location", 4), ("Code", 3), ("Expires (UTC)", 3)], rows)
+    # Two columns, so a MAC ID and a code each stay on one line in a 450 px column.
+    return table([("MAC ID and location", 1), ("Code (expires UTC)", 1)], rows)
 
 
 def _export(card_id: str) -> Element:

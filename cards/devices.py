@@ -10,9 +10,9 @@ from provisioning.devices import Device, DeviceState, HistoryEntry
 from provisioning.mac import ACCEPTED_MAC_FORMS
 
 from . import actions as a
-from ._device_view import (LOCATION_MAX_LENGTH, as_runs, as_text_blocks,
-                           code_parts, detail_lines, device_actions, hardware_text,
-                           issue_code_action, location_text, mac_cell, state_parts)
+from ._device_view import (LOCATION_MAX_LENGTH, as_runs, code_parts, detail_lines,
+                           device_actions, device_cell, hardware_text, issue_code_action,
+                           location_text, open_cell, state_parts)
 from ._elements import (Element, Run, action_set, card, cell, error_text, facts, heading, plain, run,
                         submit, table, text, text_input)
 from ._format import clip, format_utc
@@ -30,8 +30,8 @@ _STATUS_REPORTED_MAX = 96
 _DETAIL_HEADER = {
     a.TAB_WAITING: "Code (expires UTC)",
     a.TAB_SIGNIN: "Model and firmware",
-    a.TAB_SIGNEDIN: "Model, firmware, account",
-    a.TAB_ALL: "Code or model",
+    a.TAB_SIGNEDIN: "Model and account",
+    a.TAB_ALL: "State",
 }
 _ACCEPTED_FORMS = ", ".join(ACCEPTED_MAC_FORMS[:-1]) + " or " + ACCEPTED_MAC_FORMS[-1]
 
@@ -66,17 +66,16 @@ def device_added_card(device: Device, card_id: str) -> Element:
 
 def device_table(devices: Sequence[Device], now: datetime, card_id: str, tab: str,
                  reveal_codes: bool = True) -> Element:
-    """One page of devices with per-row buttons; select a MAC to open its status."""
+    """One page of devices, shaped for a narrow Teams column (about 450 px): the MAC ID over
+    its location, the code or the hardware (after the state, on the All tab), and one
+    *Open* button per row for the device's status card, which holds its actions."""
     if len(devices) > DEVICE_ROWS_PER_PAGE:
         raise ValueError(f"{len(devices)} rows; paginate to DEVICE_ROWS_PER_PAGE "
                          f"({DEVICE_ROWS_PER_PAGE}) so the card stays small enough for Teams")
-    rows = [[mac_cell(d.mac, card_id), cell(plain(location_text(d))), cell(*as_text_blocks(state_parts(d))),
-             cell(*detail_lines(d, now, reveal_codes)),
-             # One button per line: side by side they overflow a narrow Teams column.
-             cell(*(action_set(button) for button in device_actions(d, now, card_id)))]
+    rows = [[device_cell(d), cell(*detail_lines(d, now, reveal_codes, with_state=tab == a.TAB_ALL)),
+             open_cell(d, card_id)]
             for d in devices]
-    columns = [("MAC ID", 3), ("Location", 4), ("State", 3), (_DETAIL_HEADER[tab], 4), ("Actions", 3)]
-    return table(columns, rows)
+    return table([("MAC ID and location", 8), (_DETAIL_HEADER[tab], 9), ("", 4)], rows)
 
 
 def device_table_card(tab: str, devices: Sequence[Device], page: int, page_count: int,
@@ -89,16 +88,17 @@ def device_table_card(tab: str, devices: Sequence[Device], page: int, page_count
     total = tab_counts(counts)[tab]
     body: list[Element | None] = [
         heading(TAB_LABELS[tab]),
-        text(f"{_devices(total)} \u00b7 page {page} of {max(page_count, 1)}", subtle=True),
+        _tab_tiles(counts, card_id, current=tab),
+        text(f"{_devices(total)} \u00b7 page {page} of {max(page_count, 1)}", subtle=True,
+             spacing="Medium"),
     ]
     if devices:
         body += [device_table(devices, now, card_id, tab, reveal_codes),
-                 text("Select a MAC ID for the device's status and history.", subtle=True)]
+                 text(_OPEN_HINT, subtle=True)]
     else:
         body.append(text(_EMPTY_TAB[tab]))
     body.append(_pager(tab, page, page_count, card_id))
-    others = [_tab_button(t, counts, card_id) for t in a.TABS if t != tab]
-    return card(body, [*others, submit("Add device", a.SHOW_ADD_FORM, card_id)], wide=True)
+    return card(body, [submit("Add device", a.SHOW_ADD_FORM, card_id)], wide=True)
 
 
 def summary_card(counts: Mapping[DeviceState, int], waiting_devices: Sequence[Device],
@@ -106,13 +106,7 @@ def summary_card(counts: Mapping[DeviceState, int], waiting_devices: Sequence[De
                  reveal_codes: bool = True) -> Element:
     """`list` with no argument: devices per tab, then page 1 of *Waiting on activation*."""
     totals = tab_counts(counts)
-    tiles = {"type": "ColumnSet", "columns": [
-        {"type": "Column", "width": "stretch",
-         "selectAction": submit(TAB_LABELS[t], a.LIST_DEVICES, card_id, tab=t, page=1),
-         "items": [text(str(totals[t]), size="ExtraLarge", weight="Bolder", color="Accent"),
-                   text(TAB_LABELS[t], subtle=True, spacing="None")]}
-        for t in a.TABS]}
-    body: list[Element | None] = [heading("Devices"), tiles,
+    body: list[Element | None] = [heading("Devices"), _tab_tiles(counts, card_id),
                                   text(TAB_LABELS[a.TAB_WAITING], weight="Bolder", size="Medium",
                                        spacing="Large")]
     if waiting_devices:
@@ -122,7 +116,8 @@ def summary_card(counts: Mapping[DeviceState, int], waiting_devices: Sequence[De
     body.append(_pager(a.TAB_WAITING, 1, waiting_page_count, card_id))
     actions = [submit("Add device", a.SHOW_ADD_FORM, card_id), submit("Codes", a.SHOW_CODES, card_id)]
     if totals[a.TAB_WAITING]:
-        actions.insert(1, submit("Generate all codes", a.ISSUE_ALL_CODES, card_id))
+        # "Generate all codes" is cut to "Generate all co..." in a 450 px column.
+        actions.insert(1, submit("Generate codes", a.ISSUE_ALL_CODES, card_id))
     return card(body, actions, wide=True)
 
 
@@ -169,6 +164,7 @@ def confirm_remove_card(device: Device, card_id: str) -> Element:
     ])
 
 
+_OPEN_HINT = "Open a device for its status, history and actions (code, sign in, remove)."
 _EMPTY_TAB = {
     a.TAB_WAITING: "No device is waiting on activation. Add one with **add <MAC> [location]** "
                    "or upload a file of MAC IDs.",
@@ -197,10 +193,21 @@ def _pager(tab: str, page: int, page_count: int, card_id: str) -> Element | None
     return action_set(*buttons)
 
 
-def _tab_button(tab: str, counts: Mapping[DeviceState, int], card_id: str) -> Element:
-    short = {a.TAB_WAITING: "Waiting", a.TAB_SIGNIN: "Sign in", a.TAB_SIGNEDIN: "Signed in",
-             a.TAB_ALL: "All"}[tab]
-    return submit(f"{short} ({tab_counts(counts)[tab]})", a.LIST_DEVICES, card_id, tab=tab, page=1)
+def _tab_tiles(counts: Mapping[DeviceState, int], card_id: str, current: str | None = None) -> Element:
+    """Devices per tab, side by side; select one to list it. The `current` tab is shaded
+    and selects nothing. Narrower than a button per tab, whose titles a phone cuts."""
+    totals = tab_counts(counts)
+    columns = []
+    for t in a.TABS:
+        column: Element = {"type": "Column", "width": "stretch",
+                           "items": [text(str(totals[t]), size="ExtraLarge", weight="Bolder", color="Accent"),
+                                     text(TAB_LABELS[t], subtle=True, spacing="None")]}
+        if t == current:
+            column["style"] = "emphasis"
+        else:
+            column["selectAction"] = submit(TAB_LABELS[t], a.LIST_DEVICES, card_id, tab=t, page=1)
+        columns.append(column)
+    return {"type": "ColumnSet", "columns": columns}
 
 
 def _history_line(entry: HistoryEntry) -> Element:

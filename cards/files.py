@@ -7,15 +7,17 @@ from typing import Final
 
 from . import actions as a
 from ._elements import (Element, card, cell, heading, open_url, plain, run, submit, table, text)
-from ._format import clip, format_time_left, format_utc
+from ._format import clip, clip_json, format_time_left, format_utc
 from .views import RejectedRow
 
 TEMPLATE_FILE_NAME: Final = "Template_Provisioning.csv"
 IMPORT_ROWS_SHOWN: Final = 10  # rejected rows listed in the card; all are in the rejected file
 # File content is untrusted: bound what one row can add to the card. A MAC cell longer than
-# this is not a MAC anyway; the reason is the bot's words, quoting at most a short excerpt.
+# this is not a MAC anyway; the reason is the bot's words (up to about 300 characters, such
+# as an invalid MAC's reason and the forms to use instead), quoting at most a short
+# excerpt: bounded in JSON bytes, so the bot's words stay whole and odd text is cut.
 _CELL_MAX = 24
-_REASON_MAX = 120
+_REASON_MAX_BYTES = 480
 
 
 def upload_help_card(card_id: str, max_size_mb: int = 5) -> Element:
@@ -48,9 +50,13 @@ def import_summary_card(added: int, already_present: int, invalid: int,
     shown = list(rejected[:IMPORT_ROWS_SHOWN])
     if shown:
         body.append(text("Rows not added", weight="Bolder", spacing="Medium"))
-        body.append(table([("Line", 1), ("MAC id", 3), ("Reason", 6)], [
-            [cell(text(str(r.line))), cell(plain(run(clip(r.mac, _CELL_MAX), monospace=True))),
-             cell(plain(clip(r.reason, _REASON_MAX)))] for r in shown]))
+        # Two columns: beside a MAC id column, "Line" and the reasons had no room at 450 px.
+        body.append(table([("Line", 1), ("MAC id and reason", 5)], [
+            [cell(text(str(r.line))),
+             cell(plain(run(clip(r.mac, _CELL_MAX), monospace=True, weight="Bolder") if r.mac
+                        else run("(no MAC id)", subtle=True)),
+                  plain(clip_json(r.reason, _REASON_MAX_BYTES), spacing="None"))]
+            for r in shown]))
     not_listed = already_present + invalid - len(shown)
     if not_listed > 0:
         body.append(text(f"{not_listed} more rows were not added"

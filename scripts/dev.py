@@ -5,8 +5,10 @@
     python3 scripts/dev.py test    # the whole test suite (extra arguments go to pytest)
 
 Needs only Python 3.11+ and the package index. Re-running skips what is already done:
-packages are reinstalled only when pyproject.toml changes. When Node.js is present,
-`test` also installs the official Adaptive Cards renderer used to validate every card.
+packages are reinstalled only when pyproject.toml changes. `test` also sets up the card
+checks: with Node.js, the npm packages of tests/tools/package.json (the official Adaptive
+Cards renderer and what drives a browser) into .cache/actools; and, for the checks that
+render cards, Chromium (installed with apt-get when running as root, else those skip).
 """
 from __future__ import annotations
 
@@ -21,8 +23,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
-CARD_TOOLS = ROOT / ".cache" / "actools"
-ADAPTIVECARDS = "adaptivecards@3"
 
 
 def main(argv: list[str]) -> int:
@@ -56,16 +56,24 @@ def ensure_venv(extra: str) -> None:
 
 
 def ensure_card_tools() -> None:
-    """The `adaptivecards` npm package, for tests that validate cards with the real renderer."""
-    if (CARD_TOOLS / "node_modules" / "adaptivecards").is_dir():
+    """The npm packages the card checks use and a Chromium, or one line on what is skipped."""
+    sys.path.insert(0, str(ROOT))
+    from tests.tools import install  # standard library only
+
+    if install.node() is None or shutil.which("npm") is None:
+        print("Node.js (with npm) not found: the card validation and rendering checks will be skipped.",
+              flush=True)
         return
-    npm = shutil.which("npm")
-    if not npm or not shutil.which("node"):
-        print("Node.js not found: card rendering checks will be skipped.", flush=True)
+    if not install.node_packages_installed():
+        print("installing tests/tools/package.json into .cache/actools ...", flush=True)
+        install.ensure_node_packages()
+    if install.find_chromium():
         return
-    print(f"installing {ADAPTIVECARDS} into .cache/actools ...", flush=True)
-    CARD_TOOLS.mkdir(parents=True, exist_ok=True)
-    subprocess.check_call([npm, "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(CARD_TOOLS), ADAPTIVECARDS])
+    if install.can_install_chromium():
+        print("installing chromium with apt-get for the card rendering checks ...", flush=True)
+        if install.install_chromium():
+            return
+    print("Chromium not found: the card rendering checks (450 px) will be skipped.", flush=True)
 
 
 if __name__ == "__main__":

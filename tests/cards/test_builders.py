@@ -41,27 +41,49 @@ def test_times_are_shown_in_utc() -> None:
 # --- device table, summary, pagination ------------------------------------------------------
 
 def _row_actions(card: dict, mac: str) -> list[tuple[str, str]]:
-    return [(s["title"], s["data"]["action"]) for s in submits(card)
-            if s["data"].get("mac") == mac and s["data"]["action"] != a.SHOW_STATUS]
+    return [(s["title"], s["data"]["action"]) for s in submits(card) if s["data"].get("mac") == mac]
 
 
-def test_rows_offer_the_actions_that_fit_each_state() -> None:
+def test_each_row_has_one_button_opening_the_device() -> None:
     table = cards.device_table_card("all", ALL_DEVICES, 1, 1, COUNTS, NOW, CARD_ID)
+    for d in ALL_DEVICES:
+        assert _row_actions(table, d.mac) == [("Open", a.SHOW_STATUS)]
+    assert [d["mac"] for d in submit_data(table, a.SHOW_STATUS)] == [d.mac for d in ALL_DEVICES]
+    assert submit_data(table, a.SHOW_STATUS)[0] == {"action": a.SHOW_STATUS, "card_id": CARD_ID,
+                                                    "mac": ALL_DEVICES[0].mac}
+
+
+def test_the_device_card_offers_the_actions_that_fit_its_state() -> None:
+    def actions(d) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+        return _row_actions(cards.device_status_card(d, NOW, CARD_ID), d.mac)
     remove = ("Remove", a.REMOVE_REQUEST)
-    assert _row_actions(table, WAITING_WITH_CODE.mac) == [("New code", a.ISSUE_CODE), remove]
-    assert _row_actions(table, WAITING_NO_CODE.mac) == [("Generate code", a.ISSUE_CODE), remove]
-    assert _row_actions(table, WAITING_EXPIRED.mac) == [("Generate code", a.ISSUE_CODE), remove]
-    assert _row_actions(table, WAITING_LOCKED.mac) == [("Generate code", a.ISSUE_CODE), remove]
-    assert _row_actions(table, FOR_SIGN_IN.mac) == [("Sign in", a.SIGN_IN_START), remove]
-    assert _row_actions(table, SIGNING_IN.mac) == [("Sign in", a.SIGN_IN_START), remove]
-    assert _row_actions(table, SIGNED_IN.mac) == [remove]
-    issue = submit_data(table, a.ISSUE_CODE)[0]
+    assert actions(WAITING_WITH_CODE) == [("New code", a.ISSUE_CODE), remove]
+    assert actions(WAITING_NO_CODE) == [("Generate code", a.ISSUE_CODE), remove]
+    assert actions(WAITING_EXPIRED) == [("Generate code", a.ISSUE_CODE), remove]
+    assert actions(WAITING_LOCKED) == [("Generate code", a.ISSUE_CODE), remove]
+    assert actions(FOR_SIGN_IN) == [("Sign in", a.SIGN_IN_START), remove]
+    assert actions(SIGNING_IN) == [("Sign in", a.SIGN_IN_START), remove]
+    assert actions(SIGNED_IN) == [remove]
+    issue = submit_data(cards.device_status_card(WAITING_WITH_CODE, NOW, CARD_ID), a.ISSUE_CODE)[0]
     assert issue == {"action": a.ISSUE_CODE, "card_id": CARD_ID, "mac": WAITING_WITH_CODE.mac,
                      "expected_state": "waiting_on_activation",
                      "code_issued_at": WAITING_WITH_CODE.code.issued_at.isoformat()}
-    assert submit_data(table, a.ISSUE_CODE)[1]["code_issued_at"] == ""  # a device with no code yet
-    statuses = [d["mac"] for d in submit_data(table, a.SHOW_STATUS)]
-    assert statuses == [d.mac for d in ALL_DEVICES]  # every MAC opens its status
+    no_code = submit_data(cards.device_status_card(WAITING_NO_CODE, NOW, CARD_ID), a.ISSUE_CODE)[0]
+    assert no_code["code_issued_at"] == ""
+
+
+@pytest.mark.parametrize(("tab", "header", "states_shown"), [
+    ("waiting", "Code (expires UTC)", False), ("signin", "Model and firmware", False),
+    ("signedin", "Model and account", False), ("all", "State", True),
+])
+def test_a_tab_of_one_state_leaves_the_state_out(tab: str, header: str, states_shown: bool) -> None:
+    shown = [d for d in ALL_DEVICES if d.state in cards.TAB_STATES[tab]]
+    table = cards.device_table_card(tab, shown, 1, 1, COUNTS, NOW, CARD_ID)
+    (grid,) = of_type(table, "Table")
+    assert [texts(c) for c in grid["rows"][0]["cells"]] == ["MAC ID and location", header, ""]
+    body = "\n".join(texts(row) for row in grid["rows"][1:])
+    assert ("Waiting on activation" in body or "Waiting for sign in" in body) == states_shown
+    assert ("Signing in" in body) == (tab in ("signin", "all"))  # a sign-in in progress says so
 
 
 def test_rows_show_code_or_hardware() -> None:
@@ -85,8 +107,15 @@ def test_pager(page: int, page_count: int, buttons: list) -> None:
 
 def test_table_links_the_other_tabs_with_their_counts() -> None:
     table = cards.device_table_card("waiting", ALL_DEVICES[:4], 1, 1, COUNTS, NOW, CARD_ID)
-    assert [t for t in titles(table) if "(" in t] == ["Sign in (2)", "Signed in (1)", "All (7)"]
-    assert "Waiting on activation" in texts(table) and "4 devices \u00b7 page 1 of 1" in texts(table)
+    tiles = of_type(table, "ColumnSet")[0]["columns"]
+    assert [texts(t).split("\n") for t in tiles] == [
+        ["4", "Waiting on activation"], ["2", "Waiting for sign in"], ["1", "Signed in"], ["7", "All devices"]]
+    assert "selectAction" not in tiles[0] and tiles[0]["style"] == "emphasis"  # the tab shown
+    assert [(t["selectAction"]["data"]["tab"], t["selectAction"]["data"]["page"]) for t in tiles[1:]] == [
+        ("signin", 1), ("signedin", 1), ("all", 1)]
+    assert "4 devices \u00b7 page 1 of 1" in texts(table)
+    assert [t for t in titles(table) if t != "Open"] == [
+        "Waiting for sign in", "Signed in", "All devices", "Add device"]
 
 
 def test_table_refuses_what_would_break_the_size_budget_or_make_no_sense() -> None:
@@ -116,8 +145,8 @@ def test_summary_counts_every_tab_and_pages_the_waiting_tab() -> None:
     tabs = [(d["tab"], d["page"]) for d in submit_data(summary, a.LIST_DEVICES)]
     assert tabs == [("waiting", 1), ("signin", 1), ("signedin", 1), ("all", 1), ("waiting", 2)]
     assert [b["text"] for b in of_type(summary, "TextBlock") if b.get("size") == "ExtraLarge"] == ["4", "2", "1", "7"]
-    assert "Generate all codes" in titles(summary)
-    assert "Generate all codes" not in titles(cards.summary_card({}, [], NOW, CARD_ID))
+    assert "Generate codes" in titles(summary)
+    assert "Generate codes" not in titles(cards.summary_card({}, [], NOW, CARD_ID))
 
 
 # --- add form and result ----------------------------------------------------------------------
@@ -326,3 +355,13 @@ def test_building_blocks_refuse_rule_breaking_cards() -> None:
         text_input("mac", "MAC", required=True)
     with pytest.raises(ValueError, match="at most 6"):
         card([], [submit(str(i), a.SHOW_HELP, CARD_ID) for i in range(7)])
+
+
+def test_reasons_are_bounded_in_json_bytes_not_characters() -> None:
+    from cards._format import clip_json
+
+    sentence = "x" * 400
+    assert clip_json(sentence, 480) == sentence  # the bot's words stay whole
+    cut = clip_json("\U0001F600" * 100, 480)  # 12 bytes each in the connector's JSON
+    assert cut.endswith("\u2026") and len(cut) == 1 + (480 - 6) // 12
+    assert clip_json('"' * 300, 480) == '"' * 237 + "\u2026"  # each quote is 2 bytes escaped

@@ -70,10 +70,12 @@ def test_card_fits_the_size_budget(name: str) -> None:
 
 def test_worst_case_pages_are_full() -> None:
     # The size test above means something only if the worst pages really hold full pages.
-    table = WORST["table_all_signed_in"]["body"][2]
-    assert table["type"] == "Table" and len(table["rows"]) == cards.DEVICE_ROWS_PER_PAGE + 1
-    codes = WORST["codes"]["body"][2]
-    assert codes["type"] == "Table" and len(codes["rows"]) == cards.CODE_ROWS_PER_PAGE + 1
+    (table,) = of_type(WORST["table_all_signed_in"], "Table")
+    assert len(table["rows"]) == cards.DEVICE_ROWS_PER_PAGE + 1
+    (codes,) = of_type(WORST["codes"], "Table")
+    assert len(codes["rows"]) == cards.CODE_ROWS_PER_PAGE + 1
+    (report,) = of_type(WORST["import_summary"], "Table")
+    assert len(report["rows"]) == cards.IMPORT_ROWS_SHOWN + 1
 
 
 def test_outside_text_is_never_read_as_markdown() -> None:
@@ -91,3 +93,20 @@ def test_outside_text_is_never_read_as_markdown() -> None:
     for card in built:
         assert link[:12] in texts(card)
         assert not any(link[:12] in b["text"] for b in of_type(card, "TextBlock")), card
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_no_text_block_holds_what_markdown_hosts_read_as_html(name: str) -> None:
+    # Teams and Web Chat read `<MAC>` in a TextBlock as an HTML tag and show nothing for it.
+    assert [b["text"] for b in of_type(ALL[name], "TextBlock") if re.search(r"<|^\s*>", b["text"], re.M)] == []
+
+
+def test_placeholders_in_the_bots_words_stay_visible() -> None:
+    form = SAMPLES["add_form"]
+    assert "add <MAC> [location]" in texts(form)
+    (hint,) = [e for e in of_type(form, "RichTextBlock") if "add <MAC> [location]" in texts(e)]
+    bold = [r["text"] for r in hint["inlines"] if r.get("weight") == "Bolder"]
+    italic = [r["text"] for r in hint["inlines"] if r.get("italic")]
+    assert (bold, italic) == (["add <MAC> [location]"], ["Waiting on activation"])
+    assert all(r.get("isSubtle") for r in hint["inlines"])  # the block's style is on every run
+    assert "code <MAC>" in texts(SAMPLES["codes_empty"])
