@@ -48,6 +48,7 @@ class Settings:
     max_upload_bytes: int = 5 * 1024 * 1024
     download_hosts: tuple[str, ...] = DEFAULT_DOWNLOAD_HOSTS
     log_level: str = "INFO"
+    allow_unauthenticated: bool = False  # listen beyond loopback with no app id (everyone is an admin)
     notify_retry_seconds: tuple[float, ...] = (2.0, 10.0, 60.0, 300.0)  # not from env: tests shorten it
 
     @property
@@ -72,6 +73,13 @@ class Settings:
         app_tenant_id = _text(env, "MicrosoftAppTenantId", "")
         if app_type == "SingleTenant" and app_id and not app_tenant_id:
             raise SettingsError("MicrosoftAppTenantId", "is required when MicrosoftAppType is SingleTenant")
+        allow_unauthenticated = _flag(env, "ALLOW_UNAUTHENTICATED")
+        if not app_id and not allow_unauthenticated and not _is_loopback(host):
+            raise SettingsError(
+                "HOST", f"is {host!r}, beyond this machine, but no MicrosoftAppId is set: authentication would be "
+                "off and anyone who reaches the port would be an admin of every tenant. Set MicrosoftAppId (and "
+                "MicrosoftAppPassword), listen on 127.0.0.1, or set ALLOW_UNAUTHENTICATED=true if that is "
+                "really what you want (an isolated test network)")
         catalog = _text(env, "FIRMWARE_CATALOG", "")
         if catalog and not Path(catalog).is_file():
             raise SettingsError("FIRMWARE_CATALOG", f"no such file: {catalog}")
@@ -92,6 +100,7 @@ class Settings:
             max_upload_bytes=_integer(env, "MAX_UPLOAD_BYTES", cls.max_upload_bytes, low=1024, high=100 * 1024 * 1024),
             download_hosts=_hosts(env, "DOWNLOAD_HOSTS", cls.download_hosts),
             log_level=_log_level(env),
+            allow_unauthenticated=allow_unauthenticated,
         )
 
 
@@ -126,6 +135,25 @@ def _number(env: Mapping[str, str], name: str, default: float, *, low: float, hi
     if not low <= value <= high:
         raise SettingsError(name, f"must be between {low} and {high}, not {value}")
     return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no"):
+        return False
+    if raw in ("1", "true", "yes"):
+        return True
+    raise SettingsError(name, f"must be true or false, not {raw!r}")
+
+
+def _is_loopback(host: str) -> bool:
+    """Only this machine can reach the address (a name other than localhost may resolve anywhere)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _check_host(host: str) -> None:

@@ -104,6 +104,8 @@ async def test_a_message_with_nowhere_to_reply_is_400(chat: ChatDriver, body: di
     ({"PUBLIC_URL": "ftp://x"}, "PUBLIC_URL"), ({"MicrosoftAppType": "Other"}, "MicrosoftAppType"),
     ({"MicrosoftAppType": "SingleTenant", "MicrosoftAppId": "x"}, "MicrosoftAppTenantId"),
     ({"FIRMWARE_CATALOG": "/nonexistent.json"}, "FIRMWARE_CATALOG"), ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+    ({"HOST": "0.0.0.0"}, "HOST"), ({"HOST": "::"}, "HOST"), ({"HOST": "10.1.2.3"}, "HOST"),
+    ({"HOST": "bot.example.com"}, "HOST"), ({"HOST": "0.0.0.0", "ALLOW_UNAUTHENTICATED": "maybe"}, "ALLOW_UNAUTHENTICATED"),
 ])
 def test_bad_settings_name_the_variable(env: dict, variable: str) -> None:
     from bot.settings import SettingsError
@@ -111,6 +113,14 @@ def test_bad_settings_name_the_variable(env: dict, variable: str) -> None:
     with pytest.raises(SettingsError) as raised:
         Settings.from_env(env)
     assert raised.value.variable == variable
+
+
+@pytest.mark.parametrize("env", [
+    {"HOST": "0.0.0.0", "MicrosoftAppId": "app"}, {"HOST": "0.0.0.0", "ALLOW_UNAUTHENTICATED": "true"},
+    {"HOST": "127.0.0.2"}, {"HOST": "::1"}, {"HOST": "localhost"},
+])
+def test_listening_beyond_loopback_needs_an_app_id_or_an_explicit_opt_out(env: dict) -> None:
+    assert Settings.from_env(env).host == env["HOST"]
 
 
 def test_default_settings_serve_the_emulator_locally() -> None:
