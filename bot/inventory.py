@@ -17,8 +17,9 @@ from bot.notifications import LATEST, reference_doc
 from bot.runtime import Runtime
 from cards.tabs import TAB_STATES
 from provisioning.devices import Device, DeviceState
-from provisioning.errors import DeviceStateChanged, ProvisioningError
+from provisioning.errors import ProvisioningError
 from provisioning.mac import MAC_INPUT_REGEX
+from provisioning.service import AsShown
 
 PURPOSE_ADD_FORM = "add_form"
 PURPOSE_CONFIRM_REMOVE = "confirm_remove"
@@ -89,16 +90,8 @@ async def issue_code(turn: ChatTurn, runtime: Runtime, mac_text: str, expected_s
     """Issue a code; from a card, only if the device still is as the card showed it (its state
     and when its current code, if any, was issued), so a second click can't void a code."""
     turn.require_private("Verification codes")
-    service = runtime.service
-    if expected_state is not None:
-        device = service.get_device(turn.tenant_id, mac_text)
-        _expect_state(device, expected_state)
-        current_code_issued_at = device.code.issued_at.isoformat() if device.code else ""
-        if shown_code_issued_at is not None and shown_code_issued_at != current_code_issued_at:
-            raise DeviceStateChanged(
-                f"{device.mac}'s code changed since this card was sent (another click or another admin), so "
-                f"nothing was changed. Type `status {device.mac}` to see it, or `code {device.mac}` for a new code.")
-    device = await service.issue_code(turn.tenant_id, turn.actor, mac_text)
+    as_shown = AsShown(expected_state, shown_code_issued_at) if expected_state is not None else None
+    device = await runtime.service.issue_code(turn.tenant_id, turn.actor, mac_text, as_shown=as_shown)
     await remember_conversation(turn, runtime, [device.mac])
     await turn.show(cards.code_issued_card(device, runtime.clock.now(), new_card_id()))
 
@@ -135,12 +128,4 @@ async def ask_remove(turn: ChatTurn, runtime: Runtime, mac_text: str) -> None:
     device = runtime.service.get_device(turn.tenant_id, mac_text)
     card_id = new_card_id()
     await send_single_use(turn, runtime, cards.confirm_remove_card(device, card_id), card_id, PURPOSE_CONFIRM_REMOVE, device.mac)
-
-
-def _expect_state(device: Device, expected: DeviceState) -> None:
-    if device.state is not expected:
-        raise DeviceStateChanged(
-            f"{device.mac} is now in *{device.state.label}*, not *{expected.label}* as when this card was sent, "
-            f"so nothing was changed. Type `status {device.mac}` to see it."
-        )
 
