@@ -70,18 +70,10 @@ class _DeviceApi:
         body = await _json_body(request)
         if isinstance(body, web.Response):
             return body
-        fields = {name: body.get(name) for name in ("mac", "verification_code", "model", "firmware_version")}
-        missing = [name for name, value in fields.items() if not isinstance(value, str) or not value.strip()]
-        if missing:
-            return error(400, "invalid_request", f"Missing, empty or not text: {', '.join(missing)}.")
-        manufacturer = body.get("manufacturer")
-        if manufacturer is not None and not isinstance(manufacturer, str):
-            return error(400, "invalid_request", "manufacturer must be a string.")
         devices = self._runtime().devices
         try:
-            # A malformed request is a 400 whatever the rate: checked before it is counted.
-            devices.check_request(fields["mac"], fields["verification_code"], fields["model"],
-                                  fields["firmware_version"], manufacturer)
+            # A malformed request is a 400 whatever the rate: parsed before it is counted.
+            provision_request = devices.parse_request(body)
         except ProvisioningError as bad:
             return error(400, "invalid_request", bad.message)
         wait = self._runtime().device_limiter.check(request.remote or "unknown")
@@ -90,10 +82,9 @@ class _DeviceApi:
             return error(429, "too_many_attempts", f"Too many attempts from this network. Wait {wait} s and try again.",
                          headers={"Retry-After": str(wait)})
         try:
-            result = await devices.provision(fields["mac"], fields["verification_code"], fields["model"],
-                                             fields["firmware_version"], manufacturer)
+            result = await devices.provision(provision_request)
         except InvalidCode as wrong:
-            log.warning("device API: wrong verification code for %s from %s", fields["mac"][:32], request.remote)
+            log.warning("device API: wrong verification code for %s from %s", provision_request.mac, request.remote)
             for device in wrong.locked_out:
                 self._notifier().device_locked(device)
             return error(401, wrong.error, wrong.message)

@@ -23,14 +23,14 @@ from provisioning.errors import (
 from provisioning.device_service import DeviceService
 from provisioning.service import AsShown, ProvisioningService, RejectionKind
 
-from .conftest import ADMIN, GOOD_FIRMWARE, MAC, MODEL, OTHER_TENANT, TENANT, RecordingRepository
+from .conftest import ADMIN, GOOD_FIRMWARE, MAC, MODEL, OTHER_TENANT, TENANT, RecordingRepository, provision_with
 
 MAC2 = "00-15-65-AA-BB-02"
 MAC3 = "00-15-65-AA-BB-03"
 
 
 async def provision(devices: DeviceService, code: str, mac: str = MAC):  # type: ignore[no-untyped-def]
-    return await devices.provision(mac, code, MODEL, GOOD_FIRMWARE)
+    return await provision_with(devices, mac, code, MODEL, GOOD_FIRMWARE)
 
 
 async def test_add_device_normalizes_mac_and_trims_location(
