@@ -16,16 +16,7 @@ from aiohttp import web
 from bot.notifications import Notifier
 from bot.runtime import Runtime
 from provisioning.codes import format_user_code
-from provisioning.errors import (
-    AlreadySignedIn,
-    CodeExpired,
-    DeviceGrantError,
-    DeviceLocked,
-    FirmwareRejected,
-    InvalidCode,
-    InvalidDeviceToken,
-    ProvisioningError,
-)
+from provisioning.errors import InvalidCode, InvalidRequest, ProvisioningError
 from storage import StoreError
 
 log = logging.getLogger(__name__)
@@ -38,25 +29,34 @@ Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 def add_device_routes(app: web.Application, runtime: RuntimeOf) -> None:
     api = _DeviceApi(runtime)
-    app.router.add_post("/api/devices/provision", _unavailable_on_store_failure(api.provision))
-    app.router.add_get("/api/devices/me", _unavailable_on_store_failure(api.me))
-    app.router.add_post("/api/devices/token", _unavailable_on_store_failure(api.token))
-    app.router.add_post("/api/devices/factory-reset", _unavailable_on_store_failure(api.factory_reset))
+    app.router.add_post("/api/devices/provision", answer_failures(api.provision))
+    app.router.add_get("/api/devices/me", answer_failures(api.me))
+    app.router.add_post("/api/devices/token", answer_failures(api.token))
+    app.router.add_post("/api/devices/factory-reset", answer_failures(api.factory_reset))
     app.router.add_get("/device", _verification_page)
 
 
-def _unavailable_on_store_failure(handler: Handler) -> Handler:
-    """A store that can't write (disk full, shutting down) is a 503 the device retries, not a 500."""
+def answer_failures(handler: Handler) -> Handler:
+    """Handlers raise; this answers. A refusal is its own answer (`refusal_response`); a
+    store that can't write (disk full, shutting down) is a 503 the device retries, not a 500."""
 
-    async def guarded(request: web.Request) -> web.Response:
+    async def answered(request: web.Request) -> web.Response:
         try:
             return await handler(request)
+        except ProvisioningError as refusal:
+            return refusal_response(refusal)
         except StoreError as failure:
             log.error("device API: %s failed: %s", request.path, type(failure).__name__)
             return error(503, "temporarily_unavailable", "The service can't save right now. Try again in a minute.",
                          headers={"Retry-After": "60"})
 
-    return guarded
+    return answered
+
+
+def refusal_response(refusal: ProvisioningError) -> web.Response:
+    """The device API's answer to any refusal: the status, code, fields and headers it carries."""
+    return error(refusal.status, refusal.error, refusal.message, headers=refusal.response_headers(),
+                 **refusal.response_fields())
 
 
 class _DeviceApi:
@@ -71,11 +71,8 @@ class _DeviceApi:
         if isinstance(body, web.Response):
             return body
         devices = self._runtime().devices
-        try:
-            # A malformed request is a 400 whatever the rate: parsed before it is counted.
-            provision_request = devices.parse_request(body)
-        except ProvisioningError as bad:
-            return error(400, "invalid_request", bad.message)
+        # A malformed request is a 400 whatever the rate: parsed before it is counted.
+        provision_request = devices.parse_request(body)
         wait = self._runtime().device_limiter.check(request.remote or "unknown")
         if wait:
             log.warning("device API: rate limit hit by %s", request.remote)
@@ -87,29 +84,14 @@ class _DeviceApi:
             log.warning("device API: wrong verification code for %s from %s", provision_request.mac, request.remote)
             for device in wrong.locked_out:
                 self._notifier().device_locked(device)
-            return error(401, wrong.error, wrong.message)
-        except DeviceLocked as locked:
-            return error(429, locked.error, locked.message, headers={"Retry-After": str(locked.retry_after)})
-        except AlreadySignedIn as signed_in:
-            return error(409, signed_in.error, signed_in.message)
-        except CodeExpired as expired:
-            return error(410, expired.error, expired.message)
-        except FirmwareRejected as rejected:
-            extra = {"minimum_version": rejected.minimum_version} if rejected.minimum_version else {}
-            return error(422, rejected.error, rejected.message, **extra)
-        except ProvisioningError as refusal:  # InvalidRequest: a bad MAC or field
-            return error(400, "invalid_request", refusal.message)
+            raise
         log.info("device API: %s provisioned in tenant %s", result.device.mac, result.tenant_id)
         self._notifier().device_provisioned(result.device)
         return _json({"tenant_name": result.tenant_name, "device_token": result.device_token,
                       "state": result.device.state.value})
 
     async def me(self, request: web.Request) -> web.Response:
-        token = _bearer(request)
-        try:
-            view = self._runtime().devices.device_view(token)
-        except InvalidDeviceToken as bad:
-            return _unauthorized(bad)
+        view = self._runtime().devices.device_view(_bearer(request))
         grant = view.sign_in
         sign_in = None
         if grant is not None:
@@ -130,24 +112,15 @@ class _DeviceApi:
             return error(400, "unsupported_grant_type", f"grant_type must be {DEVICE_CODE_GRANT}.")
         device_code = form.get("device_code")
         if not isinstance(device_code, str) or not device_code:
-            return error(400, "invalid_request", "device_code is required.")
-        try:
-            grant = await self._runtime().devices.poll_token(token, device_code)
-        except InvalidDeviceToken as bad:
-            return _unauthorized(bad)
-        except DeviceGrantError as pending:
-            extra = {"interval": pending.interval} if hasattr(pending, "interval") else {}
-            return error(400, pending.error, pending.message, **extra)
+            raise InvalidRequest("device_code is required.")
+        grant = await self._runtime().devices.poll_token(token, device_code)
         log.info("device API: %s signed in as %s", grant.device.mac, grant.account)
         self._notifier().device_signed_in(grant.device)
         return _json({"access_token": grant.access_token, "token_type": grant.token_type,
                       "expires_in": grant.expires_in, "account": grant.account})
 
     async def factory_reset(self, request: web.Request) -> web.Response:
-        try:
-            device = await self._runtime().devices.factory_reset(_bearer(request))
-        except InvalidDeviceToken as bad:
-            return _unauthorized(bad)
+        device = await self._runtime().devices.factory_reset(_bearer(request))
         log.info("device API: %s factory reset", device.mac)
         self._notifier().device_reset(device)
         return _json({"mac": device.mac, "state": device.state.value})
@@ -199,10 +172,6 @@ async def _form_or_json(request: web.Request) -> dict[str, Any] | web.Response:
             return error(400, "invalid_request", "The form body is not valid UTF-8 form data.")
         return {key: value for key, value in form.items() if isinstance(value, str)}
     return await _json_body(request)
-
-
-def _unauthorized(bad: InvalidDeviceToken) -> web.Response:
-    return error(401, bad.error, bad.message, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 
 def error(status: int, code: str, message: str, *, headers: dict[str, str] | None = None, **extra: Any) -> web.Response:
