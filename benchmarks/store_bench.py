@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/store_bench.py [--sizes 1000,10000,50000] [--seconds 5]
 
 Per inventory size, in a fresh data directory on the same disk as the system temp dir:
-- bulk add: one commit of N new devices (to_doc, staging, durable write);
+- bulk add: one commit of N new devices (device_to_doc, staging, durable write);
 - bulk code issue: one commit of N devices that each got a new verification code;
 - open: the store is closed and opened again, as at a restart (parse, replay, index);
   everything below runs on the reopened store;
