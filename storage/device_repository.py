@@ -17,7 +17,8 @@ from provisioning.audit import AuditEvent
 from provisioning.devices import Device
 from provisioning.documents import device_from_doc, device_to_doc
 from storage.errors import InvalidCommit
-from storage.tenant_file import Change, Doc, Key, TableSpec, TenantFile, gc_paused, json_copy
+from storage.tables import Change, Doc, Key, TableSpec, gc_paused, json_copy
+from storage.tenant_file import TenantFile
 
 DEVICES = "devices"
 RECORDS = "records"
