@@ -20,10 +20,7 @@ is the group-commit writer's job (`group_commit.py`).
 """
 from __future__ import annotations
 
-import gc
-import logging
 from collections.abc import Callable, Hashable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -34,17 +31,10 @@ from storage import audit_log, journal
 from storage.atomic import AtomicJSONStorage, LiveCache, corrupt_message, truncate_file
 from storage.errors import InvalidCommit, StoreCorrupt, StoreSchemaUnsupported
 
-log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 META_TABLE = "_meta"
 META_DOC_ID = "1"
-
-# Bulk work (a load, a commit of thousands of devices) allocates long-lived containers
-# by the hundred thousand; each allocation burst triggers full cyclic-GC passes over the
-# whole heap (0.1 to 0.5 s each at 50,000 devices). Those containers hold no cycles, so
-# bulk work pauses the collector instead.
-GC_PAUSE_MIN = 1000
 
 Doc = dict[str, Any]
 Key = Hashable
@@ -111,10 +101,6 @@ class TenantTables:
         unless the tenant's files all check out, and then only a torn journal or audit
         tail (an unacknowledged write) is cut.
         """
-        with gc_paused(GC_PAUSE_MIN):
-            return self._load()
-
-    def _load(self) -> FilesAtOpen:
         data = self._cache.storage.read()
         meta = None if data is None else self._check_meta(data)
         if data is None:
@@ -249,10 +235,6 @@ class TenantTables:
         `owned`: then the caller hands over fresh docs (lists, not tuples) that nobody
         will touch again, and the copy (most of a bulk commit's cost) is skipped.
         """
-        with gc_paused(len(changes)):
-            return self._prepare(changes, owned)
-
-    def _prepare(self, changes: Sequence[Change], owned: bool) -> list[Prepared]:
         seen: set[tuple[str, Key]] = set()
         out: list[Prepared] = []
         docs: list[Doc] = []
@@ -331,19 +313,6 @@ class TenantTables:
 
     def close(self) -> None:
         self._cache.storage.close()
-
-
-@contextmanager
-def gc_paused(work_items: int) -> Iterator[None]:
-    """Pause the cyclic garbage collector around bulk, cycle-free allocation (see GC_PAUSE_MIN)."""
-    if work_items < GC_PAUSE_MIN or not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def json_copy(value: Any) -> Any:
