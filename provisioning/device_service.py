@@ -15,7 +15,8 @@ import base64
 import binascii
 import hmac
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from .clock import Clock
     from .repository import Repository
 
+REQUIRED_PROVISION_FIELDS = ("mac", "verification_code", "model", "firmware_version")
 DEVICE_FIELD_MAX_LENGTH = 128  # model, manufacturer, firmware version from a device
 ACCESS_TOKEN_TTL = 3600  # seconds; the simulated sign-in's access token lifetime
 SLOW_DOWN_STEP = 5  # RFC 8628 section 3.5: add 5 s to the interval on slow_down
@@ -64,10 +66,11 @@ _NOT_PROVISIONED = (
 
 @dataclass(frozen=True)
 class ProvisionRequest:
-    """A provisioning request whose fields passed `DeviceService.check_request`."""
+    """A provisioning request whose fields passed `DeviceService.parse_request`: the MAC in
+    canonical form, fields trimmed, and the catalog's verdict on the model and firmware."""
 
     mac: str
-    code: str  # as typed: a secret, never logged
+    code: str = field(repr=False)  # as typed: a secret, never logged (kept out of repr too)
     model: str
     firmware: str
     manufacturer: str | None
@@ -122,40 +125,38 @@ class DeviceService:
         self.tenant_name_default = tenant_name_default
         self._unknown_macs = _UnknownMacAttempts(max_code_attempts)
 
-    def check_request(
-        self,
-        mac_text: object,
-        code_text: object,
-        model: object,
-        firmware_version: object,
-        manufacturer: object = None,
-    ) -> ProvisionRequest:
-        """The request's fields, checked and cleaned; InvalidRequest names what is wrong."""
-        mac = _device_mac(mac_text)
-        model_ = _device_field("model", model)
-        firmware = _device_field("firmware_version", firmware_version)
+    def parse_request(self, body: Mapping[str, object]) -> ProvisionRequest:
+        """A provisioning request (the device's JSON body), checked once and cleaned.
+
+        InvalidRequest names what is wrong: first every required field that is missing,
+        empty or not text, then a non-text manufacturer, a bad MAC, an oversized field or
+        a firmware version that is not dotted numbers. Nothing is counted or changed, so
+        the device API can parse before it counts the request against the rate limit.
+        """
+        given = {name: body.get(name) for name in REQUIRED_PROVISION_FIELDS}
+        texts = {name: value for name, value in given.items() if isinstance(value, str) and value.strip()}
+        missing = [name for name in REQUIRED_PROVISION_FIELDS if name not in texts]
+        if missing:
+            raise InvalidRequest(f"Missing, empty or not text: {', '.join(missing)}.")
+        manufacturer = body.get("manufacturer")
+        if manufacturer is not None and not isinstance(manufacturer, str):
+            raise InvalidRequest("manufacturer must be a string.")
+        mac = _device_mac(texts["mac"])
+        model = _device_field("model", texts["model"])
+        firmware = _device_field("firmware_version", texts["firmware_version"])
+        # An empty manufacturer counts as none given; a blank one is refused like any field.
         maker = _device_field("manufacturer", manufacturer) if manufacturer else None
-        if not isinstance(code_text, str) or not code_text.strip():
-            raise InvalidRequest("verification_code is required.")
         try:
             # Judged now so a malformed version is a 400, but reported after the code checks.
-            verdict = self._catalog.check(model_, firmware, maker)
+            verdict = self._catalog.check(model, firmware, maker)
         except InvalidVersion as error:
             raise InvalidRequest(error.message) from None
-        return ProvisionRequest(mac, code_text, model_, firmware, maker, verdict)
+        return ProvisionRequest(mac, texts["verification_code"], model, firmware, maker, verdict)
 
-    async def provision(
-        self,
-        mac_text: str,
-        code_text: str,
-        model: str,
-        firmware_version: str,
-        manufacturer: str | None = None,
-    ) -> ProvisionResult:
-        """A technician entered a code on the device. Refusals, in this order:
-        InvalidRequest, DeviceLocked, AlreadySignedIn, InvalidCode, CodeExpired,
-        FirmwareRejected."""
-        request = self.check_request(mac_text, code_text, model, firmware_version, manufacturer)
+    async def provision(self, request: ProvisionRequest) -> ProvisionResult:
+        """A technician entered a code on the device (`request` from `parse_request`).
+        Refusals, in this order: DeviceLocked, AlreadySignedIn, InvalidCode, CodeExpired,
+        FirmwareRejected (InvalidRequest came first, from `parse_request`)."""
         mac, code_text, model_, firmware, maker, verdict = (
             request.mac, request.code, request.model, request.firmware, request.manufacturer, request.verdict)
         now = self._clock.now()
@@ -347,9 +348,7 @@ class DeviceService:
         return tuple(locked_out)
 
 
-def _device_mac(mac_text: object) -> str:
-    if not isinstance(mac_text, str):
-        raise InvalidRequest("mac is required, for example AA-BB-CC-DD-EE-FF.")
+def _device_mac(mac_text: str) -> str:
     try:
         return parse_mac(mac_text)
     except InvalidMac as error:

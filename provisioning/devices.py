@@ -3,7 +3,7 @@
 waiting on activation -> waiting for sign in -> signing in -> signed in, and a factory
 reset back to waiting on activation from anywhere. Transitions are pure functions that
 return a new `Device` or raise a `TransitionRefused` that says what to do instead.
-`Device.to_doc`/`from_doc` map a device to the store's dicts (see `documents.py`).
+`documents.py` maps a device to the store's dicts and back.
 """
 from __future__ import annotations
 
@@ -116,15 +116,6 @@ class Device:
             and self.code.is_valid_at(now)
             and not self.locked
         )
-
-    def to_doc(self) -> dict[str, Any]:
-        """A JSON-safe dict (ISO datetimes, enum values) that `from_doc` reads back exactly."""
-        return documents.device_to_doc(self)
-
-    @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> Device:
-        """The device a `to_doc` dict describes."""
-        return documents.device_from_doc(doc)
 
 
 # --- transitions: pure functions, new Device or TransitionRefused ------------------------
@@ -392,7 +383,3 @@ def _logged(
 def _when(moment: datetime) -> str:
     # isoformat, not strftime: several times faster, and bulk code issue formats 10,000.
     return f"at {moment.astimezone(timezone.utc).isoformat(' ', 'minutes')[:16]} UTC"
-
-
-# Last, because `documents` imports the classes above; the methods look it up when called.
-from . import documents  # noqa: E402

@@ -1,5 +1,8 @@
 """Device documents: the JSON-safe dicts the store keeps for a `Device` (ISO datetimes,
-enum values), written by `Device.to_doc` and read back exactly by `Device.from_doc`.
+enum values), written by `device_to_doc` and read back exactly by `device_from_doc`.
+
+The dependency is one way: this module knows `devices`, `devices` knows nothing of it.
+The key order and value forms here are the on-disk format; changing them changes files.
 """
 from __future__ import annotations
 
@@ -68,6 +71,7 @@ def _grant_from_doc(doc: dict[str, Any]) -> SignInGrant:
 
 
 def device_to_doc(device: Device) -> dict[str, Any]:
+    """A JSON-safe dict (ISO datetimes, enum values) that `device_from_doc` reads back exactly."""
     return {
         "tenant_id": device.tenant_id,
         "mac": device.mac,
@@ -93,6 +97,7 @@ def device_to_doc(device: Device) -> dict[str, Any]:
 
 
 def device_from_doc(doc: dict[str, Any]) -> Device:
+    """The device a `device_to_doc` dict describes."""
     # Optional keys use .get so documents written before a field existed still load.
     code = doc.get("code")
     grant = doc.get("sign_in")

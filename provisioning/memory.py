@@ -2,7 +2,7 @@
 
 It behaves as `repository.py` promises: per-tenant isolation, `commit` applies every
 change at once before its first await (it has none), and a record value of None deletes
-the record. Devices pass through `to_doc`/`from_doc` and audit events through JSON on the
+the record. Devices pass through their documents (`documents.py`) and audit events through JSON on the
 way in, so anything a durable store could not hold fails here too. With `yields`, a
 commit hands the event loop over that many times after applying its changes, as a
 durable store does while it flushes, so tests can catch a check-then-commit that races.
@@ -17,6 +17,7 @@ from typing import Any
 
 from .audit import AuditEvent
 from .devices import Device
+from .documents import device_from_doc, device_to_doc
 
 
 class MemoryTenantRepository:
@@ -76,7 +77,7 @@ class MemoryTenantRepository:
                 f"device {device.mac} belongs to tenant {device.tenant_id!r}, "
                 f"not {self.tenant_id!r}"
             )
-        return Device.from_doc(json.loads(json.dumps(device.to_doc())))
+        return device_from_doc(json.loads(json.dumps(device_to_doc(device))))
 
 
 class MemoryRepository:

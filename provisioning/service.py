@@ -57,6 +57,20 @@ class RejectedRow:
 
 
 @dataclass(frozen=True)
+class AsShown:
+    """How an admin's card showed a device, for a change that applies only if it still is so.
+
+    A card can be clicked twice, or after another admin acted: the change is refused
+    (`DeviceStateChanged`) unless the device is still in `state` and, when
+    `code_issued_at` is given, its current code was issued at that instant (ISO text, as
+    the card carried it; "" for a device that had no code).
+    """
+
+    state: DeviceState
+    code_issued_at: str | None = None  # None: the code is not compared
+
+
+@dataclass(frozen=True)
 class BulkAddResult:
     added: list[Device]
     rejected: list[RejectedRow]
@@ -186,12 +200,18 @@ class ProvisioningService:
             await repo.commit(save=added, audit=[event])
         return BulkAddResult(added=added, rejected=rejected)
 
-    async def issue_code(self, tenant_id: str, actor: Actor, mac_text: str) -> Device:
-        """Issue (or reissue, voiding the old) the device's code; ends a lockout."""
+    async def issue_code(
+        self, tenant_id: str, actor: Actor, mac_text: str, as_shown: AsShown | None = None
+    ) -> Device:
+        """Issue (or reissue, voiding the old) the device's code; ends a lockout. With
+        `as_shown`, only if the device is still as the admin's card showed it, so a second
+        click on the same card can't void the code the first one issued."""
         mac = parse_mac(mac_text)
         now = self._clock.now()
         repo = self._tenant(tenant_id)
         before = self._existing(repo, mac)
+        if as_shown is not None:
+            _check_as_shown(before, as_shown)
         device = lifecycle.with_code(before, self._new_code(now, actor), now, actor.name)
         event = audit_event(
             now, tenant_id, actor, "device.code_issued", mac,
@@ -351,6 +371,21 @@ def clean_location(text: str) -> str:
             "Use plain text on one line."
         )
     return location
+
+
+def _check_as_shown(device: Device, shown: AsShown) -> None:
+    if device.state is not shown.state:
+        raise DeviceStateChanged(
+            f"{device.mac} is now in *{device.state.label}*, not *{shown.state.label}* as when this card "
+            f"was sent, so nothing was changed. Type `status {device.mac}` to see it."
+        )
+    current_code_issued_at = device.code.issued_at.isoformat() if device.code is not None else ""
+    if shown.code_issued_at is not None and shown.code_issued_at != current_code_issued_at:
+        raise DeviceStateChanged(
+            f"{device.mac}'s code changed since this card was sent (another click or another admin), "
+            f"so nothing was changed. Type `status {device.mac}` to see it, or `code {device.mac}` "
+            "for a new code."
+        )
 
 
 def _already_there(device: Device) -> str:

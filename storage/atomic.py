@@ -6,7 +6,7 @@ old file and fsyncs the directory, so a kill -9 at any moment leaves the old or 
 new state. It encodes with orjson (about 8x faster than `json` on large files, and the
 encoding is most of a flush's cost). `LiveCache` is TinyDB's caching middleware with
 the cache as the live, authoritative state: reads never touch the file after the first
-parse, and durable writes are explicit snapshots (see `tenant_file.py`).
+parse, and durable writes are explicit snapshots (see `tables.py` and `group_commit.py`).
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The `TenantRepository` port on a `TenantFile`: devices and records as documents.
 
 The core store is generic (table, key -> JSON object); this thin adapter maps a
-`Device` to its document (`Device.to_doc`/`from_doc`), audit events to their lines, and
+`Device` to its document (`provisioning.documents`), audit events to their lines, and
 records to a second table of the same file. Decoded `Device` objects are cached per
 MAC, so `get` is one dict look-up and `devices()` does not re-decode the inventory.
 """
@@ -15,8 +15,10 @@ import orjson
 
 from provisioning.audit import AuditEvent
 from provisioning.devices import Device
+from provisioning.documents import device_from_doc, device_to_doc
 from storage.errors import InvalidCommit
-from storage.tenant_file import Change, Doc, Key, TableSpec, TenantFile, gc_paused, json_copy
+from storage.tables import Change, Doc, Key, TableSpec, json_copy
+from storage.tenant_file import TenantFile
 
 DEVICES = "devices"
 RECORDS = "records"
@@ -56,16 +58,15 @@ class DeviceRepository:
         doc = self._file.get(DEVICES, mac)
         if doc is None:
             return None
-        device = self._decoded[mac] = Device.from_doc(doc)
+        device = self._decoded[mac] = device_from_doc(doc)
         return device
 
     def devices(self) -> list[Device]:
         missing = self._file.count(DEVICES) - len(self._decoded)
         if missing:
-            with gc_paused(missing):
-                for mac, doc in self._file.items(DEVICES):
-                    if mac not in self._decoded:
-                        self._decoded[mac] = Device.from_doc(doc)
+            for mac, doc in self._file.items(DEVICES):
+                if mac not in self._decoded:
+                    self._decoded[mac] = device_from_doc(doc)
         return list(self._decoded.values())
 
     def get_record(self, kind: str, key: str) -> dict[str, Any] | None:
@@ -88,8 +89,7 @@ class DeviceRepository:
         As in the reference repository, a MAC saved twice keeps the last device, and a
         MAC both saved and removed is removed.
         """
-        with gc_paused(len(save)):
-            future = self._stage(save, remove, audit, records)
+        future = self._stage(save, remove, audit, records)
         # Shielded: a cancelled request must not cancel the batch others wait on.
         await asyncio.shield(future)
 
@@ -109,15 +109,15 @@ class DeviceRepository:
                 )
             saved[device.mac] = device
         removed = set(remove)
-        changes: list[Change] = [(DEVICES, mac, d.to_doc()) for mac, d in saved.items() if mac not in removed]
+        changes: list[Change] = [(DEVICES, mac, device_to_doc(d)) for mac, d in saved.items() if mac not in removed]
         changes += [(DEVICES, mac, None) for mac in removed]
         for (kind, key), value in records.items():
             if not isinstance(kind, str) or not isinstance(key, str):
                 raise InvalidCommit(f"A record is named by two strings, not {(kind, key)!r}; the change was not made.")
-            # Copied: unlike to_doc() output, the caller still holds the value.
+            # Copied: unlike device_to_doc() output, the caller still holds the value.
             doc = None if value is None else {"kind": kind, "key": key, "value": json_copy(value)}
             changes.append((RECORDS, (kind, key), doc))
-        # Docs fresh from to_doc() are handed over, not copied: nothing else holds them.
+        # Docs fresh from device_to_doc() are handed over, not copied: nothing else holds them.
         future = self._file.stage(changes, [event.to_doc() for event in audit], owned=True)
         for mac, device in saved.items():
             if mac not in removed:

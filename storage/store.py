@@ -28,7 +28,9 @@ from storage.atomic import is_temp_file
 from storage import audit_log
 from storage.device_repository import DEVICES, TABLES, DeviceRepository
 from storage.errors import InvalidTenantId, StoreClosed, StoreCorrupt, StoreError, StoreLocked
-from storage.tenant_file import JOURNAL_MIN_BYTES, Doc, Key, TenantFile
+from storage.group_commit import JOURNAL_MIN_BYTES
+from storage.tables import Doc, Key
+from storage.tenant_file import TenantFile
 
 MAX_TENANT_ID = 256
 FILE_PREFIX = "tenant-"

@@ -1,4 +1,4 @@
-"""The device API: what a Teams Android device calls during remote provisioning.
+"""The device API's endpoints: what a Teams Android device calls during remote provisioning.
 
 JSON over HTTP on the bot's own app. Errors are `{"error": code, "message": text}` where
 the message is something a technician can act on. Token-endpoint answers follow RFC 8628
@@ -15,18 +15,9 @@ from aiohttp import web
 
 from bot.device_api.rate_limit import RateLimiter
 from bot.notices import Notifier
-from provisioning.device_service import DeviceService
 from provisioning.codes import format_user_code
-from provisioning.errors import (
-    AlreadySignedIn,
-    CodeExpired,
-    DeviceGrantError,
-    DeviceLocked,
-    FirmwareRejected,
-    InvalidCode,
-    InvalidDeviceToken,
-    ProvisioningError,
-)
+from provisioning.device_service import DeviceService
+from provisioning.errors import InvalidCode, InvalidRequest, ProvisioningError
 from storage import StoreError
 
 log = logging.getLogger(__name__)
@@ -37,29 +28,39 @@ Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 def add_device_routes(router: web.UrlDispatcher, api: DeviceApi) -> None:
-    router.add_post("/api/devices/provision", _unavailable_on_store_failure(api.provision))
-    router.add_get("/api/devices/me", _unavailable_on_store_failure(api.me))
-    router.add_post("/api/devices/token", _unavailable_on_store_failure(api.token))
-    router.add_post("/api/devices/factory-reset", _unavailable_on_store_failure(api.factory_reset))
+    router.add_post("/api/devices/provision", answer_failures(api.provision))
+    router.add_get("/api/devices/me", answer_failures(api.me))
+    router.add_post("/api/devices/token", answer_failures(api.token))
+    router.add_post("/api/devices/factory-reset", answer_failures(api.factory_reset))
     router.add_get("/device", _verification_page)
 
 
-def _unavailable_on_store_failure(handler: Handler) -> Handler:
-    """A store that can't write (disk full, shutting down) is a 503 the device retries, not a 500."""
+def answer_failures(handler: Handler) -> Handler:
+    """Handlers raise; this answers. A refusal is its own answer (`refusal_response`); a
+    store that can't write (disk full, shutting down) is a 503 the device retries, not a 500."""
 
-    async def guarded(request: web.Request) -> web.Response:
+    async def answered(request: web.Request) -> web.Response:
         try:
             return await handler(request)
+        except ProvisioningError as refusal:
+            return refusal_response(refusal)
         except StoreError as failure:
             log.error("device API: %s failed: %s", request.path, type(failure).__name__)
             return error(503, "temporarily_unavailable", "The service can't save right now. Try again in a minute.",
                          headers={"Retry-After": "60"})
 
-    return guarded
+    return answered
+
+
+def refusal_response(refusal: ProvisioningError) -> web.Response:
+    """The device API's answer to any refusal: the status, code, fields and headers it carries."""
+    return error(refusal.status, refusal.error, refusal.message, headers=refusal.response_headers(),
+                 **refusal.response_fields())
 
 
 class DeviceApi:
-    """The endpoints' handlers, over the device-side service."""
+    """The endpoints' handlers, over the device-side service. They raise refusals;
+    `answer_failures` turns each into its answer."""
 
     def __init__(self, devices: DeviceService, notices: Notifier, limiter: RateLimiter, public_url: str) -> None:
         self._devices = devices
@@ -71,55 +72,28 @@ class DeviceApi:
         body = await _json_body(request)
         if isinstance(body, web.Response):
             return body
-        fields = {name: body.get(name) for name in ("mac", "verification_code", "model", "firmware_version")}
-        missing = [name for name, value in fields.items() if not isinstance(value, str) or not value.strip()]
-        if missing:
-            return error(400, "invalid_request", f"Missing, empty or not text: {', '.join(missing)}.")
-        manufacturer = body.get("manufacturer")
-        if manufacturer is not None and not isinstance(manufacturer, str):
-            return error(400, "invalid_request", "manufacturer must be a string.")
         devices = self._devices
-        try:
-            # A malformed request is a 400 whatever the rate: checked before it is counted.
-            devices.check_request(fields["mac"], fields["verification_code"], fields["model"],
-                                  fields["firmware_version"], manufacturer)
-        except ProvisioningError as bad:
-            return error(400, "invalid_request", bad.message)
+        # A malformed request is a 400 whatever the rate: parsed before it is counted.
+        provision_request = devices.parse_request(body)
         wait = self._limiter.check(request.remote or "unknown")
         if wait:
             log.warning("device API: rate limit hit by %s", request.remote)
             return error(429, "too_many_attempts", f"Too many attempts from this network. Wait {wait} s and try again.",
                          headers={"Retry-After": str(wait)})
         try:
-            result = await devices.provision(fields["mac"], fields["verification_code"], fields["model"],
-                                             fields["firmware_version"], manufacturer)
+            result = await devices.provision(provision_request)
         except InvalidCode as wrong:
-            log.warning("device API: wrong verification code for %s from %s", fields["mac"][:32], request.remote)
+            log.warning("device API: wrong verification code for %s from %s", provision_request.mac, request.remote)
             for device in wrong.locked_out:
                 self._notices.device_locked(device)
-            return error(401, wrong.error, wrong.message)
-        except DeviceLocked as locked:
-            return error(429, locked.error, locked.message, headers={"Retry-After": str(locked.retry_after)})
-        except AlreadySignedIn as signed_in:
-            return error(409, signed_in.error, signed_in.message)
-        except CodeExpired as expired:
-            return error(410, expired.error, expired.message)
-        except FirmwareRejected as rejected:
-            extra = {"minimum_version": rejected.minimum_version} if rejected.minimum_version else {}
-            return error(422, rejected.error, rejected.message, **extra)
-        except ProvisioningError as refusal:  # InvalidRequest: a bad MAC or field
-            return error(400, "invalid_request", refusal.message)
+            raise
         log.info("device API: %s provisioned in tenant %s", result.device.mac, result.tenant_id)
         self._notices.device_provisioned(result.device)
         return _json({"tenant_name": result.tenant_name, "device_token": result.device_token,
                       "state": result.device.state.value})
 
     async def me(self, request: web.Request) -> web.Response:
-        token = _bearer(request)
-        try:
-            view = self._devices.device_view(token)
-        except InvalidDeviceToken as bad:
-            return _unauthorized(bad)
+        view = self._devices.device_view(_bearer(request))
         grant = view.sign_in
         sign_in = None
         if grant is not None:
@@ -140,24 +114,15 @@ class DeviceApi:
             return error(400, "unsupported_grant_type", f"grant_type must be {DEVICE_CODE_GRANT}.")
         device_code = form.get("device_code")
         if not isinstance(device_code, str) or not device_code:
-            return error(400, "invalid_request", "device_code is required.")
-        try:
-            grant = await self._devices.poll_token(token, device_code)
-        except InvalidDeviceToken as bad:
-            return _unauthorized(bad)
-        except DeviceGrantError as pending:
-            extra = {"interval": pending.interval} if hasattr(pending, "interval") else {}
-            return error(400, pending.error, pending.message, **extra)
+            raise InvalidRequest("device_code is required.")
+        grant = await self._devices.poll_token(token, device_code)
         log.info("device API: %s signed in as %s", grant.device.mac, grant.account)
         self._notices.device_signed_in(grant.device)
         return _json({"access_token": grant.access_token, "token_type": grant.token_type,
                       "expires_in": grant.expires_in, "account": grant.account})
 
     async def factory_reset(self, request: web.Request) -> web.Response:
-        try:
-            device = await self._devices.factory_reset(_bearer(request))
-        except InvalidDeviceToken as bad:
-            return _unauthorized(bad)
+        device = await self._devices.factory_reset(_bearer(request))
         log.info("device API: %s factory reset", device.mac)
         self._notices.device_reset(device)
         return _json({"mac": device.mac, "state": device.state.value})
@@ -209,10 +174,6 @@ async def _form_or_json(request: web.Request) -> dict[str, Any] | web.Response:
             return error(400, "invalid_request", "The form body is not valid UTF-8 form data.")
         return {key: value for key, value in form.items() if isinstance(value, str)}
     return await _json_body(request)
-
-
-def _unauthorized(bad: InvalidDeviceToken) -> web.Response:
-    return error(401, bad.error, bad.message, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 
 def error(status: int, code: str, message: str, *, headers: dict[str, str] | None = None, **extra: Any) -> web.Response:

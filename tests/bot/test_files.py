@@ -445,7 +445,9 @@ async def test_export_tabs_filter_by_state(chat: ChatDriver) -> None:
     await chat.say(f"code {MAC1}")
     service = chat.services.service
     code = service.get_device("local", MAC1).code.value  # type: ignore[union-attr]
-    await chat.services.devices.provision(MAC1, code, "Yealink T55A", "58.15.0.124")
+    devices = chat.services.devices
+    await devices.provision(devices.parse_request(
+        {"mac": MAC1, "verification_code": code, "model": "Yealink T55A", "firmware_version": "58.15.0.124"}))
     assert service.get_device("local", MAC1).state is DeviceState.WAITING_FOR_SIGN_IN
 
     async def exported(tab: str) -> list[list[str]]:

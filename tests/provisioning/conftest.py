@@ -16,7 +16,7 @@ import pytest
 
 from provisioning.audit import Actor, AuditEvent
 from provisioning.clock import FakeClock
-from provisioning.device_service import DeviceService
+from provisioning.device_service import DeviceService, ProvisionResult
 from provisioning.devices import Device
 from provisioning.firmware import Catalog
 from provisioning.memory import MemoryRepository
@@ -136,3 +136,12 @@ def service(recorder: RecordingRepository, clock: FakeClock) -> ProvisioningServ
 @pytest.fixture
 def devices(recorder: RecordingRepository, catalog: Catalog, clock: FakeClock) -> DeviceService:
     return DeviceService(recorder, catalog, clock, tenant_name_default="Contoso")
+
+
+async def provision_with(
+    devices: DeviceService, mac: object, code: object, model: object, firmware: object, manufacturer: object = None
+) -> ProvisionResult:
+    """Provision as the device API does: parse the request's fields, then provision."""
+    body = {"mac": mac, "verification_code": code, "model": model, "firmware_version": firmware,
+            "manufacturer": manufacturer}
+    return await devices.provision(devices.parse_request(body))

@@ -38,6 +38,7 @@ from .conftest import (
     OTHER_TENANT,
     TENANT,
     RecordingRepository,
+    provision_with,
 )
 
 ACCOUNT = "room101@contoso.com"
@@ -51,7 +52,7 @@ async def added_with_code(service: ProvisioningService, mac: str = MAC, tenant: 
 
 
 async def provisioned(service: ProvisioningService, devices: DeviceService) -> ProvisionResult:
-    return await devices.provision(MAC, await added_with_code(service), MODEL, GOOD_FIRMWARE, "Yealink")
+    return await provision_with(devices, MAC, await added_with_code(service), MODEL, GOOD_FIRMWARE, "Yealink")
 
 
 async def signing_in(service: ProvisioningService, devices: DeviceService) -> tuple[str, str]:
@@ -66,7 +67,7 @@ async def test_the_whole_flow_and_back_through_a_factory_reset(
     service: ProvisioningService, devices: DeviceService, recorder: RecordingRepository, clock: FakeClock
 ) -> None:
     code = await added_with_code(service)
-    result = await devices.provision(MAC.replace("-", ""), f" {code[:4]}-{code[4:8]}-{code[8:]} ", MODEL, GOOD_FIRMWARE)
+    result = await provision_with(devices, MAC.replace("-", ""), f" {code[:4]}-{code[4:8]}-{code[8:]} ", MODEL, GOOD_FIRMWARE)
     assert (result.tenant_id, result.tenant_name) == (TENANT, "Contoso")
     assert result.device.state is DeviceState.WAITING_FOR_SIGN_IN
     assert (result.device.model, result.device.firmware) == (MODEL, GOOD_FIRMWARE)
@@ -95,7 +96,7 @@ async def test_the_whole_flow_and_back_through_a_factory_reset(
     assert grant.device == device
 
     with pytest.raises(AlreadySignedIn) as refused:
-        await devices.provision(MAC, code, MODEL, GOOD_FIRMWARE)
+        await provision_with(devices, MAC, code, MODEL, GOOD_FIRMWARE)
     assert refused.value.error == "already_signed_in" and "Factory reset" in refused.value.message
     with pytest.raises(TransitionRefused, match="Factory reset"):
         await service.issue_code(TENANT, ADMIN, MAC)
@@ -107,7 +108,7 @@ async def test_the_whole_flow_and_back_through_a_factory_reset(
 
     again = await service.issue_code(TENANT, ADMIN, MAC)
     assert again.code is not None
-    second = await devices.provision(MAC, again.code.value, MODEL, GOOD_FIRMWARE)
+    second = await provision_with(devices, MAC, again.code.value, MODEL, GOOD_FIRMWARE)
     assert second.device.state is DeviceState.WAITING_FOR_SIGN_IN
     assert second.device_token != token
 
@@ -129,8 +130,8 @@ async def test_audit_never_holds_a_code_or_token(
     code = await added_with_code(service)
     secrets.append(code)
     with pytest.raises(InvalidCode):
-        await devices.provision(MAC, "111122223333", MODEL, GOOD_FIRMWARE)
-    result = await devices.provision(MAC, code, MODEL, GOOD_FIRMWARE)
+        await provision_with(devices, MAC, "111122223333", MODEL, GOOD_FIRMWARE)
+    result = await provision_with(devices, MAC, code, MODEL, GOOD_FIRMWARE)
     token = result.device_token
     secrets += [token, token.rsplit(".", 1)[1]]
     device = await service.start_sign_in(TENANT, ADMIN, MAC, ACCOUNT)
@@ -148,7 +149,7 @@ async def test_audit_never_holds_a_code_or_token(
     secrets.append(fresh.code.value)
     for _ in range(5):
         with pytest.raises(InvalidCode):
-            await devices.provision(MAC, "999988887777", MODEL, GOOD_FIRMWARE)
+            await provision_with(devices, MAC, "999988887777", MODEL, GOOD_FIRMWARE)
     secrets.append("999988887777")
 
     assert len(recorder.events) >= 12
@@ -178,36 +179,63 @@ async def test_invalid_request_comes_first(
     await added_with_code(service)
     commits = len(recorder.commits)
     with pytest.raises(InvalidRequest) as refused:
-        await devices.provision(mac, code, model, firmware)
+        await provision_with(devices, mac, code, model, firmware)
     assert refused.value.error == "invalid_request"
     assert len(recorder.commits) == commits
     assert service.get_device(TENANT, MAC).failed_attempts == 0
 
 
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({}, "Missing, empty or not text: mac, verification_code, model, firmware_version."),
+        ({"mac": 42, "verification_code": " ", "model": MODEL, "firmware_version": GOOD_FIRMWARE},
+         "Missing, empty or not text: mac, verification_code."),
+        ({"mac": MAC, "verification_code": "123412341234", "model": [MODEL], "firmware_version": None},
+         "Missing, empty or not text: model, firmware_version."),
+        ({"mac": MAC, "verification_code": "123412341234", "model": MODEL, "firmware_version": GOOD_FIRMWARE,
+          "manufacturer": 7}, "manufacturer must be a string."),
+    ],
+    ids=["empty", "not_text_and_blank", "list_and_null", "manufacturer_not_text"],
+)
+def test_parse_request_names_every_missing_field(devices: DeviceService, body: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        devices.parse_request(body)
+    assert refused.value.message == message
+
+
+def test_parse_request_cleans_the_fields_and_keeps_the_code_out_of_its_repr(devices: DeviceService) -> None:
+    request = devices.parse_request({"mac": "0015.65aa.bb01", "verification_code": "1234-5678-9012",
+                                     "model": f" {MODEL} ", "firmware_version": GOOD_FIRMWARE, "manufacturer": ""})
+    assert (request.mac, request.code, request.model, request.manufacturer) == (MAC, "1234-5678-9012", MODEL, None)
+    assert request.verdict.status.value == "supported"
+    assert "1234-5678-9012" not in repr(request)
+
+
 async def test_wrong_code_and_unknown_mac_get_the_same_answer(service: ProvisioningService, devices: DeviceService) -> None:
     await added_with_code(service)
     with pytest.raises(InvalidCode) as wrong:
-        await devices.provision(MAC, "000011112222", MODEL, GOOD_FIRMWARE)
+        await provision_with(devices, MAC, "000011112222", MODEL, GOOD_FIRMWARE)
     with pytest.raises(InvalidCode) as unknown:
-        await devices.provision("00-15-65-00-00-99", "000011112222", MODEL, GOOD_FIRMWARE)
+        await provision_with(devices, "00-15-65-00-00-99", "000011112222", MODEL, GOOD_FIRMWARE)
     await service.add_device(TENANT, ADMIN, "00-15-65-00-00-98", "")
     with pytest.raises(InvalidCode) as no_code:
-        await devices.provision("00-15-65-00-00-98", "000011112222", MODEL, GOOD_FIRMWARE)
+        await provision_with(devices, "00-15-65-00-00-98", "000011112222", MODEL, GOOD_FIRMWARE)
     assert wrong.value.message == unknown.value.message == no_code.value.message
     assert wrong.value.error == "invalid_code"
 
 
 async def test_a_code_is_single_use(service: ProvisioningService, devices: DeviceService) -> None:
     code = await added_with_code(service)
-    await devices.provision(MAC, code, MODEL, GOOD_FIRMWARE)
+    await provision_with(devices, MAC, code, MODEL, GOOD_FIRMWARE)
     with pytest.raises(InvalidCode):
-        await devices.provision(MAC, code, MODEL, GOOD_FIRMWARE)
+        await provision_with(devices, MAC, code, MODEL, GOOD_FIRMWARE)
 
 
 async def test_two_devices_racing_with_one_code_provision_once(service: ProvisioningService, devices: DeviceService) -> None:
     code = await added_with_code(service)
     outcomes = await asyncio.gather(
-        *(devices.provision(MAC, code, MODEL, GOOD_FIRMWARE) for _ in range(4)),
+        *(provision_with(devices, MAC, code, MODEL, GOOD_FIRMWARE) for _ in range(4)),
         return_exceptions=True,
     )
     assert sum(isinstance(o, ProvisionResult) for o in outcomes) == 1
@@ -218,9 +246,9 @@ async def test_expired_code_is_checked_after_the_code(service: ProvisioningServi
     code = await added_with_code(service)
     clock.advance(hours=25)
     with pytest.raises(InvalidCode):
-        await devices.provision(MAC, "000011112222", MODEL, GOOD_FIRMWARE)
+        await provision_with(devices, MAC, "000011112222", MODEL, GOOD_FIRMWARE)
     with pytest.raises(CodeExpired) as expired:
-        await devices.provision(MAC, code, MODEL, OLD_FIRMWARE)
+        await provision_with(devices, MAC, code, MODEL, OLD_FIRMWARE)
     assert expired.value.error == "code_expired"
 
 
@@ -230,13 +258,13 @@ async def test_firmware_too_old_keeps_the_code_for_after_the_update(
     code = await added_with_code(service)
     commits = len(recorder.commits)
     with pytest.raises(FirmwareRejected) as old:
-        await devices.provision(MAC, code, MODEL, OLD_FIRMWARE)
+        await provision_with(devices, MAC, code, MODEL, OLD_FIRMWARE)
     assert (old.value.error, old.value.minimum_version) == ("firmware_too_old", GOOD_FIRMWARE)
     assert len(recorder.commits) == commits
     with pytest.raises(FirmwareRejected) as unknown:
-        await devices.provision(MAC, code, "Acme Phone 3000", "1.0")
+        await provision_with(devices, MAC, code, "Acme Phone 3000", "1.0")
     assert unknown.value.error == "unsupported_device"
-    assert (await devices.provision(MAC, code, MODEL, GOOD_FIRMWARE)).device.firmware == GOOD_FIRMWARE
+    assert (await provision_with(devices, MAC, code, MODEL, GOOD_FIRMWARE)).device.firmware == GOOD_FIRMWARE
 
 
 async def test_five_wrong_codes_lock_until_a_new_code(
@@ -245,22 +273,22 @@ async def test_five_wrong_codes_lock_until_a_new_code(
     code = await added_with_code(service)
     for attempt in range(1, 5):
         with pytest.raises(InvalidCode) as wrong:
-            await devices.provision(MAC, f"{attempt:012d}", MODEL, GOOD_FIRMWARE)
+            await provision_with(devices, MAC, f"{attempt:012d}", MODEL, GOOD_FIRMWARE)
         assert wrong.value.locked_out == ()
     with pytest.raises(InvalidCode) as fifth:
-        await devices.provision(MAC, "000000000005", MODEL, GOOD_FIRMWARE)
+        await provision_with(devices, MAC, "000000000005", MODEL, GOOD_FIRMWARE)
     [locked] = fifth.value.locked_out
     assert locked.locked and locked.tenant_id == TENANT
     lockouts = [e for e in recorder.events if e.action == "device.locked_out"]
     assert len(lockouts) == 1 and lockouts[0].mac == MAC
     with pytest.raises(DeviceLocked) as refused:
-        await devices.provision(MAC, code, MODEL, GOOD_FIRMWARE)  # even the right code
+        await provision_with(devices, MAC, code, MODEL, GOOD_FIRMWARE)  # even the right code
     assert refused.value.error == "too_many_attempts" and refused.value.retry_after > 0
     assert "new verification code" in refused.value.message
 
     fresh = await service.issue_code(TENANT, ADMIN, MAC)
     assert fresh.code is not None and not fresh.locked
-    assert (await devices.provision(MAC, fresh.code.value, MODEL, GOOD_FIRMWARE)).device.failed_attempts == 0
+    assert (await provision_with(devices, MAC, fresh.code.value, MODEL, GOOD_FIRMWARE)).device.failed_attempts == 0
 
 
 async def test_max_code_attempts_is_configurable(recorder: RecordingRepository, catalog, clock) -> None:  # type: ignore[no-untyped-def]
@@ -269,9 +297,9 @@ async def test_max_code_attempts_is_configurable(recorder: RecordingRepository, 
     await added_with_code(service)
     for _ in range(2):
         with pytest.raises(InvalidCode):
-            await devices.provision(MAC, "000000000001", MODEL, GOOD_FIRMWARE)
+            await provision_with(devices, MAC, "000000000001", MODEL, GOOD_FIRMWARE)
     with pytest.raises(DeviceLocked):
-        await devices.provision(MAC, "000000000001", MODEL, GOOD_FIRMWARE)
+        await provision_with(devices, MAC, "000000000001", MODEL, GOOD_FIRMWARE)
 
 
 async def test_wrong_codes_count_in_every_tenant_holding_the_mac(service: ProvisioningService, devices: DeviceService) -> None:
@@ -279,15 +307,15 @@ async def test_wrong_codes_count_in_every_tenant_holding_the_mac(service: Provis
     await added_with_code(service, tenant=OTHER_TENANT)
     for _ in range(4):
         with pytest.raises(InvalidCode):
-            await devices.provision(MAC, "000000000001", MODEL, GOOD_FIRMWARE)
+            await provision_with(devices, MAC, "000000000001", MODEL, GOOD_FIRMWARE)
     with pytest.raises(InvalidCode) as fifth:
-        await devices.provision(MAC, "000000000001", MODEL, GOOD_FIRMWARE)
+        await provision_with(devices, MAC, "000000000001", MODEL, GOOD_FIRMWARE)
     assert sorted(d.tenant_id for d in fifth.value.locked_out) == [TENANT, OTHER_TENANT]
     with pytest.raises(DeviceLocked):
-        await devices.provision(MAC, code_a, MODEL, GOOD_FIRMWARE)
+        await provision_with(devices, MAC, code_a, MODEL, GOOD_FIRMWARE)
     fresh = (await service.issue_code(TENANT, ADMIN, MAC)).code
     assert fresh is not None
-    assert (await devices.provision(MAC, fresh.value, MODEL, GOOD_FIRMWARE)).tenant_id == TENANT
+    assert (await provision_with(devices, MAC, fresh.value, MODEL, GOOD_FIRMWARE)).tenant_id == TENANT
     assert service.get_device(OTHER_TENANT, MAC).locked
 
 
@@ -296,7 +324,7 @@ async def test_signed_in_is_answered_before_the_code(service: ProvisioningServic
     await service.approve_sign_in(TENANT, ADMIN, MAC, ACCOUNT)
     await devices.poll_token(token, device_code)
     with pytest.raises(AlreadySignedIn):
-        await devices.provision(MAC, "garbage", MODEL, "1.0")
+        await provision_with(devices, MAC, "garbage", MODEL, "1.0")
     assert service.get_device(TENANT, MAC).failed_attempts == 0
 
 
@@ -428,7 +456,7 @@ async def test_removing_a_device_revokes_its_token(service: ProvisioningService,
 async def test_another_tenants_token_for_the_same_mac_does_not_cross(service: ProvisioningService, devices: DeviceService) -> None:
     token_a = (await provisioned(service, devices)).device_token
     code_b = await added_with_code(service, tenant=OTHER_TENANT)
-    token_b = (await devices.provision(MAC, code_b, MODEL, GOOD_FIRMWARE)).device_token
+    token_b = (await provision_with(devices, MAC, code_b, MODEL, GOOD_FIRMWARE)).device_token
     assert devices.device_for_token(token_a).tenant_id == TENANT
     assert devices.device_for_token(token_b).tenant_id == OTHER_TENANT
     secret_b = token_b.rsplit(".", 1)[1]
@@ -446,7 +474,7 @@ async def test_factory_reset_from_waiting_for_sign_in_allows_provisioning_again(
     assert event.action == "device.factory_reset" and event.detail["previous_state"] == "waiting_for_sign_in"
     code = (await service.issue_code(TENANT, ADMIN, MAC)).code
     assert code is not None
-    assert (await devices.provision(MAC, code.value, MODEL, GOOD_FIRMWARE)).device.state is DeviceState.WAITING_FOR_SIGN_IN
+    assert (await provision_with(devices, MAC, code.value, MODEL, GOOD_FIRMWARE)).device.state is DeviceState.WAITING_FOR_SIGN_IN
 
 
 async def test_concurrent_wrong_codes_are_each_counted_and_lock_once(
@@ -454,7 +482,7 @@ async def test_concurrent_wrong_codes_are_each_counted_and_lock_once(
 ) -> None:
     await added_with_code(service)
     outcomes = await asyncio.gather(
-        *(devices.provision(MAC, f"{i:012d}", MODEL, GOOD_FIRMWARE) for i in range(1, 9)),
+        *(provision_with(devices, MAC, f"{i:012d}", MODEL, GOOD_FIRMWARE) for i in range(1, 9)),
         return_exceptions=True,
     )
     assert [type(o) for o in outcomes] == [InvalidCode] * 5 + [DeviceLocked] * 3

@@ -17,6 +17,7 @@ from provisioning.devices import (
     VerificationCode,
     parse_account,
 )
+from provisioning.documents import device_from_doc, device_to_doc
 from provisioning.errors import InvalidAccount, TransitionRefused
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -266,16 +267,39 @@ def test_history_is_capped_newest_last() -> None:
 
 def test_history_never_holds_the_code() -> None:
     device = approved()
-    text = json.dumps(device.to_doc()["history"])
+    text = json.dumps(device_to_doc(device)["history"])
     assert "123456789012" not in text and "dc-secret" not in text and "BCDFGHJK" not in text
 
 
 @pytest.mark.parametrize("make", [waiting, with_code, provisioned, signing_in, approved, signed_in])
 def test_documents_round_trip_exactly_through_json(make) -> None:  # type: ignore[no-untyped-def]
     device = lc.with_poll(signing_in(), T0 + timedelta(microseconds=7), 10) if make is signing_in else make()
-    doc = json.loads(json.dumps(device.to_doc()))
-    assert Device.from_doc(doc) == device
+    doc = json.loads(json.dumps(device_to_doc(device)))
+    assert device_from_doc(doc) == device
     assert doc["state"] == device.state.value
+
+
+def test_the_document_format_is_pinned_key_for_key() -> None:
+    # The store writes these dicts as they are: key order and value forms are the file format.
+    doc = device_to_doc(approved())
+    assert json.dumps(doc) == (
+        '{"tenant_id": "t", "mac": "00-15-65-AA-BB-01", "location": "Room 1", "state": "signing_in", '
+        '"created_at": "2026-11-27T09:00:00+00:00", "updated_at": "2026-11-27T09:00:00+00:00", "model": "MP56", '
+        '"manufacturer": "Yealink", "firmware": "122.15.0.36", "code": null, "failed_attempts": 0, "locked": false, '
+        '"device_token_hash": "' + "ab" * 32 + '", '
+        '"sign_in": {"device_code": "dc-secret", "user_code": "BCDFGHJK", "started_at": "2026-11-27T09:00:00+00:00", '
+        '"expires_at": "2026-11-27T09:15:00+00:00", "interval": 5, "started_by": "admin", '
+        '"account": "room1@contoso.com", "approved_by": "aad-1", "approved_at": "2026-11-27T09:00:00+00:00", '
+        '"denied": false, "last_poll_at": null}, "account": null, "signed_in_at": null, '
+        '"history": [{"at": "2026-11-27T09:00:00+00:00", "action": "added", "actor": "Ada", "detail": "location: Room 1"}, '
+        '{"at": "2026-11-27T09:00:00+00:00", "action": "code issued", "actor": "Ada", '
+        '"detail": "expires at 2026-11-28 09:00 UTC"}, '
+        '{"at": "2026-11-27T09:00:00+00:00", "action": "provisioned", "actor": "device", '
+        '"detail": "Yealink MP56, firmware 122.15.0.36"}, '
+        '{"at": "2026-11-27T09:00:00+00:00", "action": "sign-in started", "actor": "Ada", "detail": ""}, '
+        '{"at": "2026-11-27T09:00:00+00:00", "action": "sign-in approved", "actor": "Ada", '
+        '"detail": "for room1@contoso.com"}]}'
+    )
 
 
 def test_audit_event_document_round_trips() -> None:

@@ -1,6 +1,7 @@
 """ProvisioningService, admin side: adding, listing, codes, removal, tenants, records."""
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -20,16 +21,16 @@ from provisioning.errors import (
     TransitionRefused,
 )
 from provisioning.device_service import DeviceService
-from provisioning.service import ProvisioningService, RejectionKind
+from provisioning.service import AsShown, ProvisioningService, RejectionKind
 
-from .conftest import ADMIN, GOOD_FIRMWARE, MAC, MODEL, OTHER_TENANT, TENANT, RecordingRepository
+from .conftest import ADMIN, GOOD_FIRMWARE, MAC, MODEL, OTHER_TENANT, TENANT, RecordingRepository, provision_with
 
 MAC2 = "00-15-65-AA-BB-02"
 MAC3 = "00-15-65-AA-BB-03"
 
 
 async def provision(devices: DeviceService, code: str, mac: str = MAC):  # type: ignore[no-untyped-def]
-    return await devices.provision(mac, code, MODEL, GOOD_FIRMWARE)
+    return await provision_with(devices, mac, code, MODEL, GOOD_FIRMWARE)
 
 
 async def test_add_device_normalizes_mac_and_trims_location(
@@ -188,6 +189,64 @@ async def test_issue_code_refused_for_a_provisioned_device(service: Provisioning
     with pytest.raises(TransitionRefused, match="already provisioned"):
         await service.issue_code(TENANT, ADMIN, MAC)
     assert len(recorder.commits) == before
+
+
+async def test_issue_code_as_shown_issues_when_the_device_is_as_the_card_showed_it(
+    service: ProvisioningService, clock: FakeClock
+) -> None:
+    await service.add_device(TENANT, ADMIN, MAC, "Room")
+    first = await service.issue_code(TENANT, ADMIN, MAC, AsShown(DeviceState.WAITING_ON_ACTIVATION, ""))
+    assert first.code is not None
+    clock.advance(minutes=1)
+    shown = AsShown(DeviceState.WAITING_ON_ACTIVATION, first.code.issued_at.isoformat())
+    second = await service.issue_code(TENANT, ADMIN, MAC, shown)
+    assert second.code is not None and second.code.value != first.code.value
+    assert service.get_device(TENANT, MAC).code == second.code
+
+
+async def test_issue_code_as_shown_refuses_a_device_in_another_state(
+    service: ProvisioningService, devices: DeviceService, recorder: RecordingRepository
+) -> None:
+    await service.add_device(TENANT, ADMIN, MAC, "Room")
+    await provision(devices, (await service.issue_code(TENANT, ADMIN, MAC)).code.value)  # type: ignore[union-attr]
+    before = len(recorder.commits)
+    with pytest.raises(DeviceStateChanged,
+                       match=r"now in \*Waiting for sign in\*, not \*Waiting on activation\* as when this card"):
+        await service.issue_code(TENANT, ADMIN, MAC, AsShown(DeviceState.WAITING_ON_ACTIVATION))
+    assert len(recorder.commits) == before
+
+
+@pytest.mark.parametrize("shown_issued_at", ["", "2026-11-27T08:00:00+00:00"])
+async def test_issue_code_as_shown_refuses_when_the_code_changed_since_the_card(
+    service: ProvisioningService, recorder: RecordingRepository, shown_issued_at: str
+) -> None:
+    await service.add_device(TENANT, ADMIN, MAC, "Room")
+    current = (await service.issue_code(TENANT, ADMIN, MAC)).code
+    before = len(recorder.commits)
+    with pytest.raises(DeviceStateChanged, match="code changed since this card was sent"):
+        await service.issue_code(TENANT, ADMIN, MAC, AsShown(DeviceState.WAITING_ON_ACTIVATION, shown_issued_at))
+    assert len(recorder.commits) == before
+    assert service.get_device(TENANT, MAC).code == current
+
+
+async def test_issue_code_as_shown_without_a_code_time_compares_the_state_only(service: ProvisioningService) -> None:
+    await service.add_device(TENANT, ADMIN, MAC, "Room")
+    first = (await service.issue_code(TENANT, ADMIN, MAC)).code
+    again = await service.issue_code(TENANT, ADMIN, MAC, AsShown(DeviceState.WAITING_ON_ACTIVATION))
+    assert again.code is not None and again.code != first
+
+
+async def test_two_clicks_on_one_card_issue_one_code(service: ProvisioningService) -> None:
+    # Both clicks carry what the card showed; checked and committed with no await between,
+    # the second sees the first's code and is refused, even when commits yield.
+    await service.add_device(TENANT, ADMIN, MAC, "Room")
+    shown = AsShown(DeviceState.WAITING_ON_ACTIVATION, "")
+    results = await asyncio.gather(*(service.issue_code(TENANT, ADMIN, MAC, shown) for _ in range(2)),
+                                   return_exceptions=True)
+    issued = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, DeviceStateChanged)]
+    assert len(issued) == 1 and len(refused) == 1
+    assert service.get_device(TENANT, MAC).code == issued[0].code
 
 
 async def test_issue_codes_for_all_covers_only_devices_without_a_usable_code(

@@ -10,7 +10,7 @@ import orjson
 import pytest
 from tinydb import TinyDB
 
-from provisioning.devices import Device
+from provisioning.documents import device_from_doc
 from storage import InvalidCommit, InvalidTenantId, Store, StoreClosed, StoreError, open_store
 from tests.storage.conftest import coded, device, event, mac, moved
 
@@ -267,7 +267,7 @@ async def test_after_a_clean_close_plain_tinydb_reads_everything(store: Store) -
         docs = {doc["mac"]: doc for doc in db.table("devices").all()}
         meta = db.table("_meta").get(doc_id=1)
     assert docs[mac(1)]["location"] == "journaled"
-    assert Device.from_doc(docs[mac(2)]) == device("tenant-a", 2)
+    assert device_from_doc(docs[mac(2)]) == device("tenant-a", 2)
     assert meta["schema_version"] == 1 and meta["tenant_id"] == "tenant-a"
     assert os.path.getsize(path.with_suffix(".wal")) == 0
 
