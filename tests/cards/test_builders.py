@@ -7,16 +7,28 @@ import pytest
 
 import cards
 from cards import actions as a
-from cards._elements import submit, text_input, card
+from cards._elements import card, submit, text_input
 from cards._format import format_time_left, format_utc
 from provisioning.devices import DeviceState, HistoryEntry
 from provisioning.firmware import Catalog
 from provisioning.mac import ACCEPTED_MAC_FORMS, MAC_INPUT_REGEX
-from tests.cards.samples import (ALL_DEVICES, CARD_ID, COMMANDS, COUNTS, FOR_SIGN_IN, NOW,
-                                 SIGNED_IN, SIGNING_IN, WAITING_EXPIRED, WAITING_LOCKED,
-                                 WAITING_NO_CODE, WAITING_WITH_CODE, code, device)
+from tests.cards.samples import (
+    ALL_DEVICES,
+    CARD_ID,
+    COMMANDS,
+    COUNTS,
+    FOR_SIGN_IN,
+    NOW,
+    SIGNED_IN,
+    SIGNING_IN,
+    WAITING_EXPIRED,
+    WAITING_LOCKED,
+    WAITING_NO_CODE,
+    WAITING_WITH_CODE,
+    code,
+    device,
+)
 from tests.cards.walk import of_type, submit_data, submits, texts, titles
-
 
 # --- formatting ----------------------------------------------------------------------------
 
@@ -56,6 +68,7 @@ def test_rows_offer_the_actions_that_fit_each_state() -> None:
     assert _row_actions(table, SIGNING_IN.mac) == [("Sign in", a.SIGN_IN_START), remove]
     assert _row_actions(table, SIGNED_IN.mac) == [remove]
     issue = submit_data(table, a.ISSUE_CODE)[0]
+    assert WAITING_WITH_CODE.code is not None
     assert issue == {"action": a.ISSUE_CODE, "card_id": CARD_ID, "mac": WAITING_WITH_CODE.mac,
                      "expected_state": "waiting_on_activation",
                      "code_issued_at": WAITING_WITH_CODE.code.issued_at.isoformat()}
@@ -308,7 +321,7 @@ def test_building_blocks_refuse_rule_breaking_cards() -> None:
     with pytest.raises(ValueError, match="unknown submit action"):
         submit("Go", "delete_everything", CARD_ID)
     with pytest.raises(ValueError, match="snake_case"):
-        submit("Go", a.SHOW_STATUS, CARD_ID, **{"macAddress": "x"})
+        submit("Go", a.SHOW_STATUS, CARD_ID, macAddress="x")
     with pytest.raises(ValueError, match="error_message"):
         text_input("mac", "MAC", required=True)
     with pytest.raises(ValueError, match="at most 6"):

@@ -22,5 +22,5 @@ def test_the_check_rejects_what_teams_would_not_render() -> None:
          "body": [{"type": "Input.Text", "id": "mac", "isRequired": True}]},
     ]
     for bad in bad_cards:
-        with pytest.raises(AssertionError, match="validate-card.js rejected"):
+        with pytest.raises(AssertionError, match=r"validate-card\.js rejected"):
             validate_cards([every_card()["welcome_admin"], bad])
