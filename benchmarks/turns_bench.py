@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import inspect
 import json
 import multiprocessing
@@ -313,7 +314,9 @@ async def drive(port: int, seconds: float) -> Run:
     return Run(window, latencies, served, card)
 
 
-def measure(name: str, target: Callable[..., None], args: tuple[Any, ...], warmup: float, seconds: float) -> tuple[Result, dict[str, Any]]:
+def measure(
+    name: str, target: Callable[..., None], args: tuple[Any, ...], warmup: float, seconds: float
+) -> tuple[Result, dict[str, Any]]:
     context = multiprocessing.get_context("spawn")  # a clean interpreter: nothing inherited from here
     parent, child = context.Pipe()
     process = context.Process(target=target, args=(child, *args), name=name)
@@ -327,10 +330,8 @@ def measure(name: str, target: Callable[..., None], args: tuple[Any, ...], warmu
         parent.send("end")
         cpu_end = parent.recv()
     finally:
-        try:
+        with contextlib.suppress(OSError):  # the server is gone already; join() below reaps it
             parent.send("stop")
-        except OSError:
-            pass  # the server is gone already; join() below reaps it
         process.join(timeout=30)
         if process.is_alive():
             process.terminate()
@@ -341,7 +342,9 @@ def measure(name: str, target: Callable[..., None], args: tuple[Any, ...], warmu
 def table(results: list[Result]) -> str:
     rows = ["| bot | turns/s | p50 ms | p99 ms | server CPU ms/turn |", "|---|---:|---:|---:|---:|"]
     for r in results:
-        rows.append(f"| {r.name} | {r.rate:,.0f} | {r.percentile(50):.1f} | {r.percentile(99):.1f} | {r.cpu_ms_per_turn:.2f} |")
+        rows.append(
+            f"| {r.name} | {r.rate:,.0f} | {r.percentile(50):.1f} | {r.percentile(99):.1f} | {r.cpu_ms_per_turn:.2f} |"
+        )
     return "\n".join(rows)
 
 

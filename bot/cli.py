@@ -15,6 +15,7 @@ from aiohttp import web
 
 from bot.device_api import simulator
 from bot.app import create_app
+from bot.process import tune_garbage_collector
 from bot.settings import Settings, SettingsError
 from provisioning.errors import CatalogError
 from storage import StoreError
@@ -87,6 +88,7 @@ def serve() -> int:
 async def _serve(settings: Settings) -> None:
     runner = web.AppRunner(await create_app(settings), handle_signals=False)
     await runner.setup()
+    tune_garbage_collector()  # the store is loaded: from here on, collections never walk it
     try:
         site = web.TCPSite(runner, settings.host, settings.port)
         await site.start()

@@ -9,10 +9,16 @@ from __future__ import annotations
 
 from ._elements import MAX_CARD_BYTES
 from .codes import CODE_ROWS_PER_PAGE, code_issued_card, codes_card, codes_issued_card
-from .devices import (DEVICE_ROWS_PER_PAGE, add_device_form, confirm_remove_card,
-                      device_added_card, device_status_card, device_table_card, summary_card)
-from .files import (IMPORT_ROWS_SHOWN, TEMPLATE_FILE_NAME, download_card, import_summary_card,
-                    upload_help_card)
+from .devices import (
+                      DEVICE_ROWS_PER_PAGE,
+                      add_device_form,
+                      confirm_remove_card,
+                      device_added_card,
+                      device_status_card,
+                      device_table_card,
+                      summary_card,
+)
+from .files import IMPORT_ROWS_SHOWN, TEMPLATE_FILE_NAME, download_card, import_summary_card, upload_help_card
 from .firmware import FIRMWARE_ROWS_SHOWN, firmware_catalog_card, firmware_check_card
 from .general import command_help_card, error_card, help_card, resolved_card, welcome_card
 from .signin import UPN_INPUT_REGEX, sign_in_card

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from provisioning.devices import Device, DeviceState
-from provisioning.service import LOCATION_MAX_LENGTH
+from provisioning.service import LOCATION_MAX_LENGTH as LOCATION_MAX_LENGTH  # re-exported
 
 from . import actions as a
 from ._elements import Element, Run, action_set, cell, plain, run, submit, text

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from provisioning.codes import format_verification_code
 
@@ -14,8 +14,8 @@ ELLIPSIS = "\u2026"
 def _as_utc(moment: datetime) -> datetime:
     # A naive datetime in this code base is UTC by convention (the clock hands out UTC).
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def format_utc(moment: datetime) -> str:

@@ -9,8 +9,7 @@ from provisioning.devices import Device
 
 from . import actions as a
 from ._device_view import device_cell, location_text
-from ._elements import (Element, action_set, card, cell, facts, heading, plain, run, submit,
-                        table, text)
+from ._elements import Element, action_set, card, cell, facts, heading, run, submit, table, text
 from ._format import format_code, format_time_left, format_utc
 
 # Like DEVICE_ROWS_PER_PAGE, sized so a page of worst-case rows stays under MAX_CARD_BYTES.

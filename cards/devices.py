@@ -10,11 +10,35 @@ from provisioning.devices import Device, DeviceState, HistoryEntry
 from provisioning.mac import ACCEPTED_MAC_FORMS
 
 from . import actions as a
-from ._device_view import (LOCATION_MAX_LENGTH, as_runs, code_parts, detail_lines,
-                           device_actions, device_cell, hardware_text, issue_code_action,
-                           location_text, open_cell, state_parts)
-from ._elements import (Element, Run, action_set, card, cell, error_text, facts, heading, plain, run,
-                        submit, table, text, text_input)
+from ._device_view import (
+    LOCATION_MAX_LENGTH,
+    as_runs,
+    code_parts,
+    detail_lines,
+    device_actions,
+    device_cell,
+    hardware_text,
+    issue_code_action,
+    location_text,
+    open_cell,
+    state_parts,
+)
+from ._elements import (
+    Element,
+    Run,
+    action_set,
+    card,
+    cell,
+    error_text,
+    facts,
+    heading,
+    plain,
+    run,
+    submit,
+    table,
+    text,
+    text_input,
+)
 from ._format import clip, format_utc
 from .tabs import TAB_LABELS, check_tab, tab_counts
 

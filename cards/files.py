@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Final
 
 from . import actions as a
-from ._elements import (Element, card, cell, heading, open_url, plain, run, submit, table, text)
+from ._elements import Element, card, cell, heading, open_url, plain, run, submit, table, text
 from ._format import clip, clip_json, format_time_left, format_utc
 from .views import RejectedRow
 

@@ -5,11 +5,11 @@ naive and aware datetimes.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 # A fixed default start keeps tests that print or store times deterministic.
-_FAKE_EPOCH = datetime(2025, 1, 1, 9, 0, 0, tzinfo=timezone.utc)
+_FAKE_EPOCH = datetime(2025, 1, 1, 9, 0, 0, tzinfo=UTC)
 
 
 class Clock(Protocol):
@@ -22,7 +22,7 @@ class SystemClock:
     """The real wall clock."""
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class FakeClock:
@@ -51,4 +51,4 @@ class FakeClock:
 def _as_utc(dt: datetime) -> datetime:
     if dt.tzinfo is None or dt.utcoffset() is None:
         raise ValueError(f"naive datetime {dt.isoformat()}: give a timezone-aware one")
-    return dt.astimezone(timezone.utc)
+    return dt.astimezone(UTC)

@@ -17,13 +17,14 @@ Catalog file format (UTF-8 JSON):
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import Enum
 from functools import lru_cache
 from importlib.resources import files
 from os import PathLike
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .errors import CatalogError, InvalidVersion
 
@@ -368,9 +369,8 @@ def _sort_key(entry: CatalogEntry) -> tuple[str, str, str]:
 
 def _device_name(model: str, manufacturer: str | None) -> str:
     name = model.strip() if isinstance(model, str) else ""
-    if isinstance(manufacturer, str) and manufacturer.strip():
-        if not _key(name).startswith(_key(manufacturer)):
-            name = f"{manufacturer.strip()} {name}".strip()
+    if isinstance(manufacturer, str) and manufacturer.strip() and not _key(name).startswith(_key(manufacturer)):
+        name = f"{manufacturer.strip()} {name}".strip()
     return f"'{_shorten(name)}'" if name else "A device with no model name"
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from . import devices as lifecycle
@@ -165,9 +166,7 @@ class ProvisioningService:
         for index, (mac_text, location_text) in enumerate(rows):
             mac_text = mac_text if isinstance(mac_text, str) else ""
             location_text = location_text if isinstance(location_text, str) else ""
-
-            def reject(kind: RejectionKind, reason: str) -> None:
-                rejected.append(RejectedRow(index, mac_text, location_text, kind, reason))
+            reject = partial(_reject_into, rejected, index, mac_text, location_text)
 
             try:
                 mac = parse_mac(mac_text)
@@ -386,6 +385,12 @@ def _check_as_shown(device: Device, shown: AsShown) -> None:
             f"so nothing was changed. Type `status {device.mac}` to see it, or `code {device.mac}` "
             "for a new code."
         )
+
+
+def _reject_into(
+    rejected: list[RejectedRow], index: int, mac_text: str, location: str, kind: RejectionKind, reason: str
+) -> None:
+    rejected.append(RejectedRow(index, mac_text, location, kind, reason))
 
 
 def _already_there(device: Device) -> str:

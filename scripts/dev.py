@@ -2,7 +2,7 @@
 """Set up a local virtualenv (idempotently) and run the bot or the tests.
 
     python3 scripts/dev.py run     # the bot on the embedded defaults, localhost:3978
-    python3 scripts/dev.py test    # the whole test suite (extra arguments go to pytest)
+    python3 scripts/dev.py test    # ruff, mypy, then the whole test suite (extra arguments go to pytest)
 
 Needs only Python 3.11+ and the package index. Re-running skips what is already done:
 packages are reinstalled only when pyproject.toml changes. `test` also sets up the card
@@ -23,6 +23,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+# What `test` runs ruff and mypy on. While bot/ is being rewritten (issue 15), bot/ and
+# tests/bot/ are left out (bot/process.py is already clean); once they pass, set this to
+# None: plain `ruff check` and `mypy` cover the whole repository, as pyproject.toml says.
+STATIC_CHECK_PATHS: list[str] | None = [
+    "provisioning", "storage", "cards", "tests", "benchmarks", "scripts", "bot/process.py",
+]
 
 
 def main(argv: list[str]) -> int:
@@ -37,7 +43,27 @@ def main(argv: list[str]) -> int:
         os.execv(str(BIN / "provisioning-bot"), [str(BIN / "provisioning-bot"), "serve", *argv[1:]])
     ensure_venv(extra="test")
     ensure_card_tools()
+    failed = static_checks()
+    if failed:
+        return failed
     return subprocess.call([str(BIN / "python"), "-m", "pytest", *argv[1:]], cwd=ROOT)
+
+
+def static_checks() -> int:
+    """ruff, then mypy, each printing its findings; the first failing exit code, else 0."""
+    ruff = [str(BIN / "ruff"), "check"]
+    mypy = [str(BIN / "python"), "-m", "mypy"]
+    if STATIC_CHECK_PATHS is not None:
+        ruff += ["--extend-exclude", "tests/bot", *STATIC_CHECK_PATHS]
+        # Modules reached only by import (bot/ from the benchmarks) are read, not reported.
+        mypy += ["--exclude", "^tests/bot/", "--follow-imports=silent", *STATIC_CHECK_PATHS]
+    for name, command in (("ruff", ruff), ("mypy", mypy)):
+        print(f"running {name} ...", flush=True)
+        code = subprocess.call(command, cwd=ROOT)
+        if code:
+            print(f"static checks failed (exit {code}); fix the findings above.", file=sys.stderr, flush=True)
+            return code
+    return 0
 
 
 def ensure_venv(extra: str) -> None:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 import secrets
-from itertools import islice
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +165,9 @@ class AtomicJSONStorage(Storage):
         except orjson.JSONDecodeError as exc:
             raise StoreCorrupt(corrupt_message(self.path, f"not valid JSON ({exc})"), str(self.path)) from exc
         if not isinstance(data, dict):
-            raise StoreCorrupt(corrupt_message(self.path, "not a TinyDB database (no top-level object)"), str(self.path))
+            raise StoreCorrupt(
+                corrupt_message(self.path, "not a TinyDB database (no top-level object)"), str(self.path)
+            )
         return data
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
@@ -179,6 +181,11 @@ class LiveCache(CachingMiddleware):
     decided by the tenant file's single writer, which hands `write_snapshot` a
     consistent copy from a worker thread.
     """
+
+    def __init__(self, storage_cls: type[Storage]) -> None:
+        # TinyDB's middleware constructor is unannotated upstream; this one is the typed face.
+        super().__init__(storage_cls)  # type: ignore[no-untyped-call]
+        self.cache: dict[str, dict[str, Any]] | None = None
 
     def read(self) -> dict[str, dict[str, Any]]:
         if self.cache is None:

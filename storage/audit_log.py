@@ -63,7 +63,8 @@ def read_tail(
     if limit <= 0:
         return found
     try:
-        handle = open(path, "rb")
+        # Opened outside `with` so that only a missing file is "no events", not a read error.
+        handle = open(path, "rb")  # noqa: SIM115
     except FileNotFoundError:
         return found
     with handle:

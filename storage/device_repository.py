@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -75,7 +75,9 @@ class DeviceRepository:
         return None if doc is None else orjson.loads(orjson.dumps(doc["value"]))
 
     def record_keys(self, kind: str) -> list[str]:
-        return [key for record_kind, key in self._file.keys(RECORDS) if record_kind == kind]
+        # The records table's key is (kind, key), as its TableSpec says.
+        keys = cast(list[tuple[str, str]], self._file.keys(RECORDS))
+        return [key for record_kind, key in keys if record_kind == kind]
 
     async def commit(
         self,

@@ -24,8 +24,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from storage.atomic import is_temp_file
 from storage import audit_log
+from storage.atomic import is_temp_file
 from storage.device_repository import DEVICES, TABLES, DeviceRepository
 from storage.errors import InvalidTenantId, StoreClosed, StoreCorrupt, StoreError, StoreLocked
 from storage.group_commit import JOURNAL_MIN_BYTES
@@ -47,7 +47,9 @@ def check_tenant_id(tenant_id: object) -> str:
     if not tenant_id.strip():
         raise InvalidTenantId("The tenant id is empty; the conversation did not say which tenant it belongs to.")
     if len(tenant_id) > MAX_TENANT_ID:
-        raise InvalidTenantId(f"The tenant id is {len(tenant_id)} characters long; at most {MAX_TENANT_ID} are accepted.")
+        raise InvalidTenantId(
+            f"The tenant id is {len(tenant_id)} characters long; at most {MAX_TENANT_ID} are accepted."
+        )
     try:
         tenant_id.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -165,7 +167,10 @@ async def open_store(directory: Path | str, *, journal_min_bytes: int = JOURNAL_
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
-        raise StoreError(f"Cannot create the data directory {directory}: {exc.strerror}. Set PROVISIONING_DATA to a writable directory.") from exc
+        raise StoreError(
+            f"Cannot create the data directory {directory}: {exc.strerror}. "
+            "Set PROVISIONING_DATA to a writable directory."
+        ) from exc
     lock_fd = _lock(directory)
     try:
         files = await asyncio.to_thread(_load_all, directory, journal_min_bytes)
@@ -236,6 +241,8 @@ def _load_all(directory: Path, journal_min_bytes: int) -> list[TenantFile]:
         file.load()
         assert file.tenant_id is not None
         if file_stem(file.tenant_id) != stem:
-            file.raise_corrupt(f"it holds tenant {file.tenant_id!r}, whose file would be {file_stem(file.tenant_id)}{STORE_SUFFIX}")
+            file.raise_corrupt(
+                f"it holds tenant {file.tenant_id!r}, whose file would be {file_stem(file.tenant_id)}{STORE_SUFFIX}"
+            )
         files.append(file)
     return files

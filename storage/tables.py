@@ -31,7 +31,6 @@ from storage import audit_log, journal
 from storage.atomic import AtomicJSONStorage, LiveCache, corrupt_message, truncate_file
 from storage.errors import InvalidCommit, StoreCorrupt, StoreSchemaUnsupported
 
-
 SCHEMA_VERSION = 1
 META_TABLE = "_meta"
 META_DOC_ID = "1"
@@ -191,7 +190,11 @@ class TenantTables:
         try:
             name, raw_key, doc = change
             table = self._tables[name]
-            key = table.spec.key_of(doc) if doc is not None else (tuple(raw_key) if isinstance(raw_key, list) else raw_key)
+            key = (
+                table.spec.key_of(doc)
+                if doc is not None
+                else (tuple(raw_key) if isinstance(raw_key, list) else raw_key)
+            )
         except (ValueError, TypeError, KeyError) as exc:
             self.raise_corrupt(f"a journal entry is malformed ({exc!r})", self.journal_path)
         self._set(table, key, None, doc)

@@ -13,9 +13,8 @@ from bot.chat.turn import ChatTurn, new_card_id
 from bot.notices import Notifier
 from cards import actions as a
 from provisioning.clock import Clock
-from provisioning.devices import Device, DeviceState
-from provisioning.errors import DeviceStateChanged, ProvisioningError
-from provisioning.service import ProvisioningService
+from provisioning.devices import DeviceState
+from provisioning.service import AsShown, ProvisioningService
 
 CODES = "Verification codes"
 
@@ -50,9 +49,8 @@ class Codes(Feature):
                     shown_code_issued_at: str | None = None) -> None:
         """Issue a code; from a card, only if the device still is as the card showed it (its state
         and when its current code, if any, was issued), so a second click can't void a code."""
-        if expected_state is not None:
-            _check_as_shown(self._service.get_device(turn.tenant_id, mac_text), expected_state, shown_code_issued_at)
-        device = await self._service.issue_code(turn.tenant_id, turn.actor, mac_text)
+        as_shown = AsShown(expected_state, shown_code_issued_at) if expected_state is not None else None
+        device = await self._service.issue_code(turn.tenant_id, turn.actor, mac_text, as_shown)
         await self._notices.follow(turn, [device.mac])
         await turn.show(cards.code_issued_card(device, self._clock.now(), new_card_id()))
 
@@ -85,14 +83,3 @@ class Codes(Feature):
         chunk = devices[(page - 1) * per_page: page * per_page]
         await turn.show(cards.codes_card(chunk, self._clock.now(), new_card_id(), page=page, page_count=pages))
 
-
-def _check_as_shown(device: Device, expected: DeviceState, shown_code_issued_at: str | None) -> None:
-    if device.state is not expected:
-        raise DeviceStateChanged(
-            f"{device.mac} is now in *{device.state.label}*, not *{expected.label}* as when this card was sent, "
-            f"so nothing was changed. Type `status {device.mac}` to see it.")
-    current_code_issued_at = device.code.issued_at.isoformat() if device.code else ""
-    if shown_code_issued_at is not None and shown_code_issued_at != current_code_issued_at:
-        raise DeviceStateChanged(
-            f"{device.mac}'s code changed since this card was sent (another click or another admin), so "
-            f"nothing was changed. Type `status {device.mac}` to see it, or `code {device.mac}` for a new code.")

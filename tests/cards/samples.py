@@ -5,8 +5,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import cards
-from provisioning.devices import (Device, DeviceState, HistoryEntry, SignInGrant,
-                                  VerificationCode)
+from provisioning.devices import Device, DeviceState, HistoryEntry, SignInGrant, VerificationCode
 from provisioning.firmware import Catalog
 from provisioning.mac import MAC_INPUT_REGEX
 
@@ -95,10 +94,20 @@ def every_card() -> dict[str, dict[str, Any]]:
         "help": cards.help_card(help_groups(is_admin=True), CARD_ID),
         "help_non_admin": cards.help_card(help_groups(is_admin=False), CARD_ID),
         "command_help": cards.command_help_card(COMMANDS[1], CARD_ID),
-        "error": cards.error_card("Can't add that device", "'AA-BB' is not a valid MAC ID: it has 4 hex digits; a MAC address has 12.", "add <MAC> [location ...]"),
+        "error": cards.error_card(
+            "Can't add that device",
+            "'AA-BB' is not a valid MAC ID: it has 4 hex digits; a MAC address has 12.",
+            "add <MAC> [location ...]",
+        ),
         "resolved": cards.resolved_card("Removed", "AA-BB-CC-DD-EE-01 (Building 2, room 2.14) was removed."),
         "add_form": cards.add_device_form(CARD_ID, MAC_INPUT_REGEX),
-        "add_form_error": cards.add_device_form(CARD_ID, MAC_INPUT_REGEX, error="AA-BB-CC-DD-EE-01 is already in Waiting on activation.", mac="aa-bb-cc-dd-ee-01", location="Lobby"),
+        "add_form_error": cards.add_device_form(
+            CARD_ID,
+            MAC_INPUT_REGEX,
+            error="AA-BB-CC-DD-EE-01 is already in Waiting on activation.",
+            mac="aa-bb-cc-dd-ee-01",
+            location="Lobby",
+        ),
         "device_added": cards.device_added_card(WAITING_NO_CODE, CARD_ID),
         "table_all": cards.device_table_card("all", ALL_DEVICES, 1, 1, COUNTS, NOW, CARD_ID),
         "table_waiting_page2": cards.device_table_card("waiting", ALL_DEVICES[:4], 2, 3, COUNTS, NOW, CARD_ID),
@@ -120,10 +129,31 @@ def every_card() -> dict[str, dict[str, Any]]:
         "firmware_too_old": cards.firmware_check_card(catalog.check("T55A", "58.14.9")),
         "firmware_unknown": cards.firmware_check_card(catalog.check("Nokia 3310", "1.0")),
         "sign_in": cards.sign_in_card(SIGNING_IN, "BCDF-GHJK", NOW + timedelta(minutes=14, seconds=30), NOW, CARD_ID),
-        "sign_in_error": cards.sign_in_card(SIGNING_IN, "BCDF-GHJK", NOW + timedelta(minutes=3), NOW, CARD_ID, error="'room' is not a user principal name.", account="room"),
+        "sign_in_error": cards.sign_in_card(
+            SIGNING_IN,
+            "BCDF-GHJK",
+            NOW + timedelta(minutes=3),
+            NOW,
+            CARD_ID,
+            error="'room' is not a user principal name.",
+            account="room",
+        ),
         "sign_in_expired": cards.sign_in_card(SIGNING_IN, "BCDF-GHJK", NOW - timedelta(seconds=1), NOW, CARD_ID),
         "upload_help": cards.upload_help_card(CARD_ID),
         "import_summary": cards.import_summary_card(12, 1, 2, REJECTED, None, CARD_ID),
-        "import_summary_many": cards.import_summary_card(0, 0, 300, [cards.RejectedRow(i + 2, "x", "invalid MAC ID") for i in range(300)], "https://bot.example.com/files/abc?sig=1", CARD_ID),
-        "download": cards.download_card("Technician export", "provisioning-waiting.csv", "https://bot.example.com/files/Xy9?t=1", NOW + timedelta(hours=1), NOW),
+        "import_summary_many": cards.import_summary_card(
+            0,
+            0,
+            300,
+            [cards.RejectedRow(i + 2, "x", "invalid MAC ID") for i in range(300)],
+            "https://bot.example.com/files/abc?sig=1",
+            CARD_ID,
+        ),
+        "download": cards.download_card(
+            "Technician export",
+            "provisioning-waiting.csv",
+            "https://bot.example.com/files/Xy9?t=1",
+            NOW + timedelta(hours=1),
+            NOW,
+        ),
     }

@@ -7,16 +7,29 @@ import pytest
 
 import cards
 from cards import actions as a
-from cards._elements import submit, text_input, card
+from cards._elements import card, submit, text_input
 from cards._format import format_time_left, format_utc
-from provisioning.devices import DeviceState, HistoryEntry
+from provisioning.devices import Device, DeviceState, HistoryEntry
 from provisioning.firmware import Catalog
 from provisioning.mac import ACCEPTED_MAC_FORMS, MAC_INPUT_REGEX
-from tests.cards.samples import (ALL_DEVICES, CARD_ID, COMMANDS, COUNTS, help_groups, FOR_SIGN_IN, NOW,
-                                 SIGNED_IN, SIGNING_IN, WAITING_EXPIRED, WAITING_LOCKED,
-                                 WAITING_NO_CODE, WAITING_WITH_CODE, code, device)
+from tests.cards.samples import (
+    ALL_DEVICES,
+    CARD_ID,
+    COMMANDS,
+    COUNTS,
+    FOR_SIGN_IN,
+    NOW,
+    SIGNED_IN,
+    SIGNING_IN,
+    WAITING_EXPIRED,
+    WAITING_LOCKED,
+    WAITING_NO_CODE,
+    WAITING_WITH_CODE,
+    code,
+    device,
+    help_groups,
+)
 from tests.cards.walk import of_type, submit_data, submits, texts, titles
-
 
 # --- formatting ----------------------------------------------------------------------------
 
@@ -54,7 +67,7 @@ def test_each_row_has_one_button_opening_the_device() -> None:
 
 
 def test_the_device_card_offers_the_actions_that_fit_its_state() -> None:
-    def actions(d) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    def actions(d: Device) -> list[tuple[str, str]]:
         return _row_actions(cards.device_status_card(d, NOW, CARD_ID), d.mac)
     remove = ("Remove", a.REMOVE_REQUEST)
     assert actions(WAITING_WITH_CODE) == [("New code", a.ISSUE_CODE), remove]
@@ -65,6 +78,7 @@ def test_the_device_card_offers_the_actions_that_fit_its_state() -> None:
     assert actions(SIGNING_IN) == [("Sign in", a.SIGN_IN_START), remove]
     assert actions(SIGNED_IN) == [remove]
     issue = submit_data(cards.device_status_card(WAITING_WITH_CODE, NOW, CARD_ID), a.ISSUE_CODE)[0]
+    assert WAITING_WITH_CODE.code is not None
     assert issue == {"action": a.ISSUE_CODE, "card_id": CARD_ID, "mac": WAITING_WITH_CODE.mac,
                      "expected_state": "waiting_on_activation",
                      "code_issued_at": WAITING_WITH_CODE.code.issued_at.isoformat()}
@@ -350,7 +364,7 @@ def test_building_blocks_refuse_rule_breaking_cards() -> None:
     with pytest.raises(ValueError, match="unknown submit action"):
         submit("Go", "delete_everything", CARD_ID)
     with pytest.raises(ValueError, match="snake_case"):
-        submit("Go", a.SHOW_STATUS, CARD_ID, **{"macAddress": "x"})
+        submit("Go", a.SHOW_STATUS, CARD_ID, macAddress="x")
     with pytest.raises(ValueError, match="error_message"):
         text_input("mac", "MAC", required=True)
     with pytest.raises(ValueError, match="at most 6"):

@@ -16,18 +16,20 @@ from typing import Any
 import pytest
 
 import cards
-from provisioning.mac import InvalidMac, parse_mac
+from provisioning.errors import InvalidMac
+from provisioning.mac import parse_mac
 from tests.cardcheck import node_and_modules
 from tests.cards.samples import ALL_DEVICES, CARD_ID, COUNTS, FOR_SIGN_IN, NOW, SIGNED_IN, SIGNING_IN, every_card
 from tests.tools import install
 
 WIDTH = 450
 RENDERER = install.TOOLS / "render_cards.mjs"
-CHROMIUM = install.find_chromium()
-if install.node() is None or CHROMIUM is None:
+_FOUND = install.find_chromium()
+if install.node() is None or _FOUND is None:
     pytest.skip(f"{'Node.js' if install.node() is None else 'Chromium'} is not installed, so cards are "
                 f"not rendered at {WIDTH} px (as root, scripts/dev.py test installs Chromium)",
                 allow_module_level=True)
+CHROMIUM: str = _FOUND
 
 
 def _reason(mac: str) -> str:

@@ -8,11 +8,12 @@ import re
 import pytest
 
 import cards
-from cards.actions import ALL_ACTIONS
 from cards._elements import MAX_ACTIONS_PER_SET, MAX_CARD_BYTES
+from cards.actions import ALL_ACTIONS
 from tests.cards.samples import CARD_ID, NOW, device, every_card
 from tests.cards.walk import elements, of_type, submits, texts
-from tests.cards.worst_case import CARD_ID as WORST_CARD_ID, worst_cards
+from tests.cards.worst_case import CARD_ID as WORST_CARD_ID
+from tests.cards.worst_case import worst_cards
 
 SAMPLES = every_card()
 WORST = worst_cards()

@@ -41,8 +41,9 @@ def test_the_check_rejects_what_teams_would_not_render(bad: dict, reported: str)
 
 
 def test_the_project_refers_to_nothing_outside_itself() -> None:
-    from tests.tools.install import REPO_ROOT
     import subprocess
+
+    from tests.tools.install import REPO_ROOT
 
     tracked = subprocess.run(["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True)
     if tracked.returncode != 0:

@@ -103,6 +103,9 @@ class _RecordingTenant:
     def get_record(self, kind: str, key: str) -> dict[str, Any] | None:
         return self._inner.get_record(kind, key)
 
+    def record_keys(self, kind: str) -> list[str]:
+        return self._inner.record_keys(kind)
+
     async def commit(
         self,
         save: Sequence[Device] = (),

@@ -1,12 +1,13 @@
 """Verification codes, RFC 8628 user codes and hashed secrets."""
 from __future__ import annotations
 
+import hmac
+import secrets
 import string
 from collections import Counter
 
 import pytest
 
-from provisioning import codes
 from provisioning.codes import (
     USER_CODE_ALPHABET,
     VERIFICATION_CODE_DIGITS,
@@ -36,7 +37,7 @@ def test_verification_code_is_twelve_ascii_digits() -> None:
 
 
 def test_verification_code_keeps_leading_zeros(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(codes.secrets, "randbelow", lambda n: 42)
+    monkeypatch.setattr(secrets, "randbelow", lambda n: 42)
     assert generate_verification_code() == "000000000042"
 
 
@@ -138,13 +139,13 @@ def test_verification_codes_match(given: str, expected: str, match: bool) -> Non
 
 def test_verification_codes_match_compares_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[bytes, bytes]] = []
-    real = codes.hmac.compare_digest
+    real = hmac.compare_digest
 
     def spy(a: bytes, b: bytes) -> bool:
         calls.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(codes.hmac, "compare_digest", spy)
+    monkeypatch.setattr(hmac, "compare_digest", spy)
     assert verification_codes_match("1234-5678-9012", "123456789012")
     assert calls == [(b"123456789012", b"123456789012")]
 

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from provisioning.clock import FakeClock
+from provisioning.device_service import DeviceService, ProvisionResult
 from provisioning.devices import DeviceState
 from provisioning.errors import (
     AccessDenied,
@@ -25,7 +26,6 @@ from provisioning.errors import (
     SlowDown,
     TransitionRefused,
 )
-from provisioning.device_service import DeviceService, ProvisionResult
 from provisioning.service import ProvisioningService
 
 from .conftest import (
@@ -67,7 +67,9 @@ async def test_the_whole_flow_and_back_through_a_factory_reset(
     service: ProvisioningService, devices: DeviceService, recorder: RecordingRepository, clock: FakeClock
 ) -> None:
     code = await added_with_code(service)
-    result = await provision_with(devices, MAC.replace("-", ""), f" {code[:4]}-{code[4:8]}-{code[8:]} ", MODEL, GOOD_FIRMWARE)
+    result = await provision_with(
+        devices, MAC.replace("-", ""), f" {code[:4]}-{code[4:8]}-{code[8:]} ", MODEL, GOOD_FIRMWARE
+    )
     assert (result.tenant_id, result.tenant_name) == (TENANT, "Contoso")
     assert result.device.state is DeviceState.WAITING_FOR_SIGN_IN
     assert (result.device.model, result.device.firmware) == (MODEL, GOOD_FIRMWARE)
@@ -174,7 +176,7 @@ async def test_audit_never_holds_a_code_or_token(
     ids=["bad_mac", "no_mac", "no_code", "no_model", "no_firmware", "bad_version", "long_model"],
 )
 async def test_invalid_request_comes_first(
-    service: ProvisioningService, devices: DeviceService, recorder: RecordingRepository, mac, code, model, firmware  # type: ignore[no-untyped-def]
+    service: ProvisioningService, devices: DeviceService, recorder: RecordingRepository, mac, code, model, firmware
 ) -> None:
     await added_with_code(service)
     commits = len(recorder.commits)
@@ -212,7 +214,9 @@ def test_parse_request_cleans_the_fields_and_keeps_the_code_out_of_its_repr(devi
     assert "1234-5678-9012" not in repr(request)
 
 
-async def test_wrong_code_and_unknown_mac_get_the_same_answer(service: ProvisioningService, devices: DeviceService) -> None:
+async def test_wrong_code_and_unknown_mac_get_the_same_answer(
+    service: ProvisioningService, devices: DeviceService
+) -> None:
     await added_with_code(service)
     with pytest.raises(InvalidCode) as wrong:
         await provision_with(devices, MAC, "000011112222", MODEL, GOOD_FIRMWARE)
@@ -232,7 +236,9 @@ async def test_a_code_is_single_use(service: ProvisioningService, devices: Devic
         await provision_with(devices, MAC, code, MODEL, GOOD_FIRMWARE)
 
 
-async def test_two_devices_racing_with_one_code_provision_once(service: ProvisioningService, devices: DeviceService) -> None:
+async def test_two_devices_racing_with_one_code_provision_once(
+    service: ProvisioningService, devices: DeviceService
+) -> None:
     code = await added_with_code(service)
     outcomes = await asyncio.gather(
         *(provision_with(devices, MAC, code, MODEL, GOOD_FIRMWARE) for _ in range(4)),
@@ -242,7 +248,9 @@ async def test_two_devices_racing_with_one_code_provision_once(service: Provisio
     assert sum(isinstance(o, InvalidCode) for o in outcomes) == 3
 
 
-async def test_expired_code_is_checked_after_the_code(service: ProvisioningService, devices: DeviceService, clock: FakeClock) -> None:
+async def test_expired_code_is_checked_after_the_code(
+    service: ProvisioningService, devices: DeviceService, clock: FakeClock
+) -> None:
     code = await added_with_code(service)
     clock.advance(hours=25)
     with pytest.raises(InvalidCode):
@@ -291,7 +299,7 @@ async def test_five_wrong_codes_lock_until_a_new_code(
     assert (await provision_with(devices, MAC, fresh.code.value, MODEL, GOOD_FIRMWARE)).device.failed_attempts == 0
 
 
-async def test_max_code_attempts_is_configurable(recorder: RecordingRepository, catalog, clock) -> None:  # type: ignore[no-untyped-def]
+async def test_max_code_attempts_is_configurable(recorder: RecordingRepository, catalog, clock) -> None:
     service = ProvisioningService(recorder, clock)
     devices = DeviceService(recorder, catalog, clock, max_code_attempts=2)
     await added_with_code(service)
@@ -302,7 +310,9 @@ async def test_max_code_attempts_is_configurable(recorder: RecordingRepository, 
         await provision_with(devices, MAC, "000000000001", MODEL, GOOD_FIRMWARE)
 
 
-async def test_wrong_codes_count_in_every_tenant_holding_the_mac(service: ProvisioningService, devices: DeviceService) -> None:
+async def test_wrong_codes_count_in_every_tenant_holding_the_mac(
+    service: ProvisioningService, devices: DeviceService
+) -> None:
     code_a = await added_with_code(service)
     await added_with_code(service, tenant=OTHER_TENANT)
     for _ in range(4):
@@ -319,7 +329,9 @@ async def test_wrong_codes_count_in_every_tenant_holding_the_mac(service: Provis
     assert service.get_device(OTHER_TENANT, MAC).locked
 
 
-async def test_signed_in_is_answered_before_the_code(service: ProvisioningService, devices: DeviceService, clock: FakeClock) -> None:
+async def test_signed_in_is_answered_before_the_code(
+    service: ProvisioningService, devices: DeviceService, clock: FakeClock
+) -> None:
     token, device_code = await signing_in(service, devices)
     await service.approve_sign_in(TENANT, ADMIN, MAC, ACCOUNT)
     await devices.poll_token(token, device_code)
@@ -379,7 +391,9 @@ async def test_an_approved_grant_not_collected_in_time_expires(
     assert service.get_device(TENANT, MAC).state is DeviceState.SIGNING_IN
 
 
-async def test_deny_answers_access_denied(service: ProvisioningService, devices: DeviceService, recorder: RecordingRepository) -> None:
+async def test_deny_answers_access_denied(
+    service: ProvisioningService, devices: DeviceService, recorder: RecordingRepository
+) -> None:
     token, device_code = await signing_in(service, devices)
     denied = await service.deny_sign_in(TENANT, ADMIN, MAC)
     assert denied.state is DeviceState.WAITING_FOR_SIGN_IN
@@ -398,7 +412,9 @@ async def test_start_sign_in_refused_while_one_is_pending(service: ProvisioningS
         await service.start_sign_in(TENANT, ADMIN, MAC)
 
 
-async def test_signed_in_device_cannot_start_another_sign_in(service: ProvisioningService, devices: DeviceService) -> None:
+async def test_signed_in_device_cannot_start_another_sign_in(
+    service: ProvisioningService, devices: DeviceService
+) -> None:
     token, device_code = await signing_in(service, devices)
     await service.approve_sign_in(TENANT, ADMIN, MAC, ACCOUNT)
     await devices.poll_token(token, device_code)
@@ -416,7 +432,9 @@ async def test_poll_with_a_wrong_device_code(service: ProvisioningService, devic
         assert refused.value.error == "invalid_grant"
 
 
-async def test_stolen_forged_and_revoked_tokens_are_refused(service: ProvisioningService, devices: DeviceService) -> None:
+async def test_stolen_forged_and_revoked_tokens_are_refused(
+    service: ProvisioningService, devices: DeviceService
+) -> None:
     token = (await provisioned(service, devices)).device_token
     tenant_part, mac, secret = token.split(".")
     forged = [
@@ -453,7 +471,9 @@ async def test_removing_a_device_revokes_its_token(service: ProvisioningService,
         devices.device_for_token(token)
 
 
-async def test_another_tenants_token_for_the_same_mac_does_not_cross(service: ProvisioningService, devices: DeviceService) -> None:
+async def test_another_tenants_token_for_the_same_mac_does_not_cross(
+    service: ProvisioningService, devices: DeviceService
+) -> None:
     token_a = (await provisioned(service, devices)).device_token
     code_b = await added_with_code(service, tenant=OTHER_TENANT)
     token_b = (await provision_with(devices, MAC, code_b, MODEL, GOOD_FIRMWARE)).device_token
@@ -474,7 +494,9 @@ async def test_factory_reset_from_waiting_for_sign_in_allows_provisioning_again(
     assert event.action == "device.factory_reset" and event.detail["previous_state"] == "waiting_for_sign_in"
     code = (await service.issue_code(TENANT, ADMIN, MAC)).code
     assert code is not None
-    assert (await provision_with(devices, MAC, code.value, MODEL, GOOD_FIRMWARE)).device.state is DeviceState.WAITING_FOR_SIGN_IN
+    assert (
+        await provision_with(devices, MAC, code.value, MODEL, GOOD_FIRMWARE)
+    ).device.state is DeviceState.WAITING_FOR_SIGN_IN
 
 
 async def test_concurrent_wrong_codes_are_each_counted_and_lock_once(

@@ -407,7 +407,8 @@ def test_extended_with_accepts_a_byte_order_mark_and_chains(catalog: Catalog, tm
         tmp_path / "second.json",
         {"entries": [{"category": "c", "vendor": "Neat", "model": "Bar", "minimum_version": "2"}]},
     )
-    assert catalog.extended_with(first).extended_with(second).find("Neat Bar").minimum_version == "2"
+    entry = catalog.extended_with(first).extended_with(second).find("Neat Bar")
+    assert entry is not None and entry.minimum_version == "2"
 
 
 def test_from_file_builds_a_catalog_of_only_that_file(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from provisioning.clock import FakeClock
+from provisioning.device_service import DeviceService, ProvisionResult
 from provisioning.devices import DeviceState
 from provisioning.errors import (
     CodeExpired,
@@ -20,7 +21,6 @@ from provisioning.errors import (
     InvalidRequest,
     TransitionRefused,
 )
-from provisioning.device_service import DeviceService
 from provisioning.service import AsShown, ProvisioningService, RejectionKind
 
 from .conftest import ADMIN, GOOD_FIRMWARE, MAC, MODEL, OTHER_TENANT, TENANT, RecordingRepository, provision_with
@@ -29,7 +29,7 @@ MAC2 = "00-15-65-AA-BB-02"
 MAC3 = "00-15-65-AA-BB-03"
 
 
-async def provision(devices: DeviceService, code: str, mac: str = MAC):  # type: ignore[no-untyped-def]
+async def provision(devices: DeviceService, code: str, mac: str = MAC) -> ProvisionResult:
     return await provision_with(devices, mac, code, MODEL, GOOD_FIRMWARE)
 
 
@@ -43,12 +43,14 @@ async def test_add_device_normalizes_mac_and_trims_location(
     assert (event.action, event.mac, event.actor, event.at) == ("device.added", MAC, ADMIN, clock.now())
 
 
-async def test_add_device_refuses_a_duplicate_naming_its_tab(service: ProvisioningService, devices: DeviceService) -> None:
+async def test_add_device_refuses_a_duplicate_naming_its_tab(
+    service: ProvisioningService, devices: DeviceService
+) -> None:
     await service.add_device(TENANT, ADMIN, MAC, "Room 101")
     code = (await service.issue_code(TENANT, ADMIN, MAC)).code
     assert code is not None
     await provision(devices, code.value)
-    with pytest.raises(DuplicateDevice, match="already in Waiting for sign in .location: Room 101"):
+    with pytest.raises(DuplicateDevice, match=r"already in Waiting for sign in .location: Room 101"):
         await service.add_device(TENANT, ADMIN, MAC.lower(), "elsewhere")
 
 
@@ -111,7 +113,9 @@ async def test_add_devices_with_nothing_valid_commits_nothing(
     assert result.added == [] and len(result.rejected) == 2 and recorder.commits == []
 
 
-async def test_list_devices_sorted_by_location_then_mac_and_counts(service: ProvisioningService, devices: DeviceService) -> None:
+async def test_list_devices_sorted_by_location_then_mac_and_counts(
+    service: ProvisioningService, devices: DeviceService
+) -> None:
     await service.add_device(TENANT, ADMIN, MAC3, "b room")
     await service.add_device(TENANT, ADMIN, MAC2, "A room")
     await service.add_device(TENANT, ADMIN, MAC, "b room")
@@ -137,7 +141,9 @@ async def test_issue_code_gives_12_digits_valid_24_hours(service: ProvisioningSe
     assert device.code.issued_by == ADMIN.id
 
 
-async def test_reissue_voids_the_old_code(service: ProvisioningService, devices: DeviceService, recorder: RecordingRepository) -> None:
+async def test_reissue_voids_the_old_code(
+    service: ProvisioningService, devices: DeviceService, recorder: RecordingRepository
+) -> None:
     await service.add_device(TENANT, ADMIN, MAC, "Room")
     old = (await service.issue_code(TENANT, ADMIN, MAC)).code
     new = (await service.issue_code(TENANT, ADMIN, MAC)).code
@@ -148,7 +154,9 @@ async def test_reissue_voids_the_old_code(service: ProvisioningService, devices:
     assert (await provision(devices, new.value)).device.state is DeviceState.WAITING_FOR_SIGN_IN
 
 
-async def test_code_expires_after_24_hours(service: ProvisioningService, devices: DeviceService, clock: FakeClock) -> None:
+async def test_code_expires_after_24_hours(
+    service: ProvisioningService, devices: DeviceService, clock: FakeClock
+) -> None:
     await service.add_device(TENANT, ADMIN, MAC, "Room")
     code = (await service.issue_code(TENANT, ADMIN, MAC)).code
     assert code is not None
@@ -158,7 +166,9 @@ async def test_code_expires_after_24_hours(service: ProvisioningService, devices
         await provision(devices, code.value)
 
 
-async def test_code_still_works_a_second_before_expiry(service: ProvisioningService, devices: DeviceService, clock: FakeClock) -> None:
+async def test_code_still_works_a_second_before_expiry(
+    service: ProvisioningService, devices: DeviceService, clock: FakeClock
+) -> None:
     await service.add_device(TENANT, ADMIN, MAC, "Room")
     code = (await service.issue_code(TENANT, ADMIN, MAC)).code
     assert code is not None
@@ -170,7 +180,7 @@ def format_code(digits: str) -> str:
     return f"{digits[:4]}-{digits[4:8]} {digits[8:]}"
 
 
-async def test_code_ttl_is_configurable(recorder: RecordingRepository, catalog, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
+async def test_code_ttl_is_configurable(recorder: RecordingRepository, catalog, clock: FakeClock) -> None:
     service = ProvisioningService(recorder, clock, code_ttl=timedelta(hours=2))
     await service.add_device(TENANT, ADMIN, MAC, "Room")
     device = await service.issue_code(TENANT, ADMIN, MAC)
@@ -182,7 +192,9 @@ async def test_issue_code_for_unknown_device(service: ProvisioningService) -> No
         await service.issue_code(TENANT, ADMIN, MAC)
 
 
-async def test_issue_code_refused_for_a_provisioned_device(service: ProvisioningService, devices: DeviceService, recorder) -> None:  # type: ignore[no-untyped-def]
+async def test_issue_code_refused_for_a_provisioned_device(
+    service: ProvisioningService, devices: DeviceService, recorder
+) -> None:
     await service.add_device(TENANT, ADMIN, MAC, "Room")
     await provision(devices, (await service.issue_code(TENANT, ADMIN, MAC)).code.value)  # type: ignore[union-attr]
     before = len(recorder.commits)
@@ -270,7 +282,9 @@ async def test_issue_codes_for_all_covers_only_devices_without_a_usable_code(
     assert len(recorder.commits) == 1
 
 
-async def test_issue_codes_for_all_includes_locked_devices(service: ProvisioningService, devices: DeviceService) -> None:
+async def test_issue_codes_for_all_includes_locked_devices(
+    service: ProvisioningService, devices: DeviceService
+) -> None:
     await service.add_device(TENANT, ADMIN, MAC, "Room")
     await service.issue_code(TENANT, ADMIN, MAC)
     for _ in range(5):
@@ -292,7 +306,9 @@ async def test_remove_device(service: ProvisioningService, recorder: RecordingRe
         await service.remove_device(TENANT, ADMIN, MAC)
 
 
-async def test_remove_device_refuses_when_the_state_changed(service: ProvisioningService, devices: DeviceService) -> None:
+async def test_remove_device_refuses_when_the_state_changed(
+    service: ProvisioningService, devices: DeviceService
+) -> None:
     await service.add_device(TENANT, ADMIN, MAC, "Room")
     await provision(devices, (await service.issue_code(TENANT, ADMIN, MAC)).code.value)  # type: ignore[union-attr]
     with pytest.raises(DeviceStateChanged, match="now Waiting for sign in, no longer Waiting on activation"):
@@ -335,7 +351,9 @@ async def test_same_mac_in_two_tenants_provisions_into_the_tenant_whose_code_it_
     assert service.get_device(TENANT, MAC).failed_attempts == 0
 
 
-async def test_tenant_name_default_then_set(service: ProvisioningService, devices: DeviceService, recorder: RecordingRepository) -> None:
+async def test_tenant_name_default_then_set(
+    service: ProvisioningService, devices: DeviceService, recorder: RecordingRepository
+) -> None:
     assert service.tenant_name(TENANT) == "Contoso"
     await service.set_tenant_name(TENANT, ADMIN, "  Fabrikam Ltd ")
     assert service.tenant_name(TENANT) == "Fabrikam Ltd"
@@ -351,7 +369,7 @@ async def test_tenant_name_default_then_set(service: ProvisioningService, device
         await service.set_tenant_name(TENANT, ADMIN, "  ")
 
 
-async def test_tenant_name_falls_back_to_the_tenant_id(recorder: RecordingRepository, catalog, clock) -> None:  # type: ignore[no-untyped-def]
+async def test_tenant_name_falls_back_to_the_tenant_id(recorder: RecordingRepository, catalog, clock) -> None:
     service = ProvisioningService(recorder, clock)
     devices = DeviceService(recorder, catalog, clock)
     assert service.tenant_name(TENANT) is None
@@ -378,7 +396,7 @@ async def test_sign_in_refuses_a_bad_account_and_changes_nothing(
         await service.start_sign_in(TENANT, ADMIN, MAC, "not an account")
     device = await service.start_sign_in(TENANT, ADMIN, MAC, "")
     assert device.sign_in is not None and device.sign_in.account is None
-    with pytest.raises(InvalidAccount, match="name@domain.tld"):
+    with pytest.raises(InvalidAccount, match=r"name@domain\.tld"):
         await service.approve_sign_in(TENANT, ADMIN, MAC, "room1@contoso")
     assert len(recorder.commits) == commits + 1
     assert service.get_device(TENANT, MAC).sign_in == device.sign_in

@@ -10,6 +10,7 @@ import pytest
 
 from provisioning.audit import Actor, AuditEvent
 from provisioning.devices import Device, VerificationCode, new_device, with_code
+from provisioning.repository import TenantRepository
 from storage import Store, open_store
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -32,6 +33,13 @@ def coded(d: Device) -> Device:
 
 def moved(d: Device, location: str) -> Device:
     return replace(d, location=location, updated_at=d.updated_at + timedelta(seconds=1))
+
+
+def stored(repo: TenantRepository, mac_id: str) -> Device:
+    """The device `repo` holds under `mac_id`; the test fails if there is none."""
+    found = repo.get(mac_id)
+    assert found is not None, f"{mac_id} is not stored"
+    return found
 
 
 def event(tenant: str, action: str, mac_id: str | None = None, **detail: object) -> AuditEvent:

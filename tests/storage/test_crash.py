@@ -5,9 +5,10 @@ single-device commits from seven writers and 1,500-device bulk commits from an e
 and with a small journal limit so checkpoints (whole-file rewrites) happen often. It
 prints each commit only after `commit` returned. Each round the parent kills it at a
 random moment (in 4 rounds of 10, the moment a checkpoint's temporary file appears, to
-hit the whole-file write window for sure; in some, while it opens), then opens a copy of the data directory (the original keeps whatever
-the kill left, torn tails and temporary files included, for the next child to recover
-from) and checks that it loads and holds every acknowledged write, bulk commits whole.
+hit the whole-file write window for sure; in some, while it opens), then opens a copy of
+the data directory (the original keeps whatever the kill left, torn tails and temporary
+files included, for the next child to recover from) and checks that it loads and holds
+every acknowledged write, bulk commits whole.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ import pytest
 from storage import journal, open_store
 from tests.conftest import REPO_ROOT
 from tests.storage import crash_writer as child
+from tests.storage.conftest import stored
 
 KILLS = 30
 
@@ -95,13 +97,13 @@ async def check_acknowledged(copy_dir: Path, run: int, lines: list[str]) -> None
         repo = store.tenant(child.TENANT)
         for w, n in last_one.items():
             # Later, unacknowledged commits may have landed too, never older ones.
-            assert repo.get(child.mac(child.BULK + w)).location >= f"seq {child.seq(run, n)}"
+            assert stored(repo, child.mac(child.BULK + w)).location >= f"seq {child.seq(run, n)}"
         for new_mac in added:
             assert repo.get(new_mac) is not None, new_mac
         seeded = [repo.get(child.mac(i)) is not None for i in range(child.SEED)]
         assert all(seeded) or not any(seeded), "the seeding commit was applied in part"
         if all(seeded):
-            bulk_locations = {repo.get(child.mac(i)).location for i in range(child.BULK)}
+            bulk_locations = {stored(repo, child.mac(i)).location for i in range(child.BULK)}
             assert len(bulk_locations) == 1, "a bulk commit was applied in part"
             assert bulk_locations.pop() >= f"bulk {child.seq(run, last_bulk)}" if last_bulk else True
         events = await store.read_audit(child.TENANT, limit=10**9)

@@ -18,11 +18,12 @@ from storage import (
     StoreLocked,
     StoreSchemaUnsupported,
     StoreWriteFailed,
+    atomic,
+    journal,
     open_store,
 )
-from storage import atomic, journal
 from tests.conftest import REPO_ROOT
-from tests.storage.conftest import device, event, mac, moved
+from tests.storage.conftest import device, event, mac, moved, stored
 
 TENANT = "tenant-a"
 
@@ -50,7 +51,9 @@ async def test_concurrent_commits_are_coalesced_and_all_durable(store: Store) ->
 
     async def writer(w: int) -> None:
         for step in range(5):
-            await repo.commit(save=[moved(repo.get(mac(w)), f"step {step}")], audit=[event(TENANT, "moved", mac(w))])
+            await repo.commit(
+                save=[moved(stored(repo, mac(w)), f"step {step}")], audit=[event(TENANT, "moved", mac(w))]
+            )
 
     before = file.flush_count
     await asyncio.gather(*(writer(w) for w in range(200)))
@@ -103,17 +106,17 @@ async def test_commits_staged_behind_a_failing_flush_fail_too(store: Store, monk
         raise OSError(errno.EIO, "Input/output error")
 
     monkeypatch.setattr(journal, "append", slow_failure)
-    first = asyncio.ensure_future(repo.commit(save=[moved(repo.get(mac(1)), "v1")]))
+    first = asyncio.ensure_future(repo.commit(save=[moved(stored(repo, mac(1)), "v1")]))
     while not entered.is_set():
         await asyncio.sleep(0.001)
     # Rests on v1, which is not durable yet: if v1 fails, so must this.
-    second = asyncio.ensure_future(repo.commit(save=[moved(repo.get(mac(1)), "v2"), device(TENANT, 2)]))
+    second = asyncio.ensure_future(repo.commit(save=[moved(stored(repo, mac(1)), "v2"), device(TENANT, 2)]))
     await asyncio.sleep(0)
-    assert repo.get(mac(1)).location == "v2"
+    assert stored(repo, mac(1)).location == "v2"
     release.set()
     results = await asyncio.gather(first, second, return_exceptions=True)
     assert all(isinstance(r, StoreWriteFailed) for r in results)
-    assert repo.get(mac(1)).location == "v0" and repo.get(mac(2)) is None
+    assert stored(repo, mac(1)).location == "v0" and repo.get(mac(2)) is None
 
 
 async def test_a_failed_checkpoint_falls_back_to_the_journal(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -140,7 +143,9 @@ async def test_the_journal_is_replayed_after_a_crash_and_folded_by_checkpoints(d
         repo = store.tenant(TENANT)
         await repo.commit(save=[device(TENANT, n) for n in range(100)])
         for step in range(300):
-            await repo.commit(save=[moved(repo.get(mac(step % 100)), f"step {step}")], remove=[mac(step)] if step >= 200 else [])
+            await repo.commit(
+                save=[moved(stored(repo, mac(step % 100)), f"step {step}")], remove=[mac(step)] if step >= 200 else []
+            )
         file = store.tenant_file(TENANT)
         assert file.checkpoint_count >= 2  # the journal kept being folded into the file
         assert only(data_dir, "*.wal").stat().st_size < 200 * 1024
@@ -195,15 +200,15 @@ async def test_a_damaged_journal_line_before_good_ones_stops_the_start(store: St
 async def test_journal_lines_already_in_the_checkpoint_are_not_replayed(store: Store) -> None:
     repo = store.tenant(TENANT)
     await repo.commit(save=[device(TENANT, 1, "old")])
-    await repo.commit(save=[moved(repo.get(mac(1)), "journaled")])
+    await repo.commit(save=[moved(stored(repo, mac(1)), "journaled")])
     stale = only(store.directory, "*.wal").read_bytes()
-    await repo.commit(save=[moved(repo.get(mac(1)), "newest")])
+    await repo.commit(save=[moved(stored(repo, mac(1)), "newest")])
     await store.close()  # checkpoint holds "newest"; the journal is emptied
     # As if the crash came between the checkpoint's rename and emptying the journal.
     only(store.directory, "*.wal").write_bytes(stale)
     reopened = await open_store(store.directory)
     try:
-        assert reopened.tenant(TENANT).get(mac(1)).location == "newest"
+        assert stored(reopened.tenant(TENANT), mac(1)).location == "newest"
     finally:
         await reopened.close()
 
@@ -211,10 +216,16 @@ async def test_journal_lines_already_in_the_checkpoint_are_not_replayed(store: S
 @pytest.mark.parametrize(
     "content, reason",
     [
-        (b'{"_meta": {"1": {"schema_version": 1, "tenant_id": "tenant-a"}}, "devices": {"1": {"mac": "00-1B-00', "not valid JSON"),
+        (
+            b'{"_meta": {"1": {"schema_version": 1, "tenant_id": "tenant-a"}}, "devices": {"1": {"mac": "00-1B-00',
+            "not valid JSON",
+        ),
         (b"", "empty"),
         (b"{}", "schema_version"),
-        (b'{"_meta": {"1": {"schema_version": 1, "tenant_id": "tenant-a"}}, "devices": {"1": {"no mac": 1}}}', "malformed"),
+        (
+            b'{"_meta": {"1": {"schema_version": 1, "tenant_id": "tenant-a"}}, "devices": {"1": {"no mac": 1}}}',
+            "malformed",
+        ),
     ],
 )
 async def test_an_unreadable_store_file_stops_the_start_and_is_left_untouched(

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import stat
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -13,7 +14,7 @@ from storage.atomic import AtomicJSONStorage, atomic_write, iter_tables
 
 
 def test_chunked_encoding_writes_exactly_what_orjson_would() -> None:
-    data = {
+    data: dict[str, dict[str, Any]] = {
         "_meta": {"1": {"schema_version": 1}},
         "devices": {str(n): {"mac": f"m{n}", "history": [{"at": n}], "ü": None} for n in range(1, 3500)},
         "records": {},

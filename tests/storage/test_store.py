@@ -12,7 +12,7 @@ from tinydb import TinyDB
 
 from provisioning.documents import device_from_doc
 from storage import InvalidCommit, InvalidTenantId, Store, StoreClosed, StoreError, open_store
-from tests.storage.conftest import coded, device, event, mac, moved
+from tests.storage.conftest import coded, device, event, mac, moved, stored
 
 
 async def reopened(store: Store) -> Store:
@@ -42,7 +42,7 @@ async def test_reopen_finds_devices_records_and_mac_index(store: Store) -> None:
 
 
 async def test_a_device_round_trips_exactly_through_the_file(store: Store) -> None:
-    original = coded(device("tenant-a", 1, "Building 4 / Room 12 – Café"))
+    original = coded(device("tenant-a", 1, "Building 4 / Room 12 – Café"))  # noqa: RUF001 (non-ASCII on purpose)
     await store.tenant("tenant-a").commit(save=[original])
     store = await reopened(store)
     try:
@@ -57,7 +57,7 @@ async def test_tenants_never_see_each_others_devices(store: Store) -> None:
     await b.commit(save=[device("tenant-b", 2, "B's room"), device("tenant-b", 3)])
 
     assert a.get(mac(3)) is None and b.get(mac(1)) is None
-    assert a.get(mac(2)).location != "B's room"
+    assert stored(a, mac(2)).location != "B's room"
     assert {d.tenant_id for d in a.devices()} == {"tenant-a"}
     assert {d.tenant_id for d in b.devices()} == {"tenant-b"}
     assert store.tenants_with_mac(mac(2)) == ["tenant-a", "tenant-b"]
@@ -109,7 +109,7 @@ async def test_save_and_remove_follow_the_reference_repository(store: Store) -> 
     repo = store.tenant("tenant-a")
     first, second = device("tenant-a", 1, "first"), device("tenant-a", 1, "second")
     await repo.commit(save=[first, second])
-    assert repo.get(mac(1)).location == "second"  # saved twice: the last one wins
+    assert stored(repo, mac(1)).location == "second"  # saved twice: the last one wins
     await repo.commit(save=[device("tenant-a", 2)], remove=[mac(2), mac(99)])
     assert repo.get(mac(2)) is None  # saved and removed: removed; unknown MAC: ignored
 
@@ -130,13 +130,15 @@ async def test_get_returns_the_cached_device_without_decoding_again(store: Store
 
 async def test_records_are_private_copies_and_none_deletes(store: Store) -> None:
     repo = store.tenant("tenant-a")
-    value = {"conversation": {"id": "c1"}, "members": ["a"]}
+    members = ["a"]
+    value = {"conversation": {"id": "c1"}, "members": members}
     await repo.commit(records={("conversation", "u1"): value, ("conversation", "u2"): {"id": "c2"}})
-    value["members"].append("mutated by caller")
+    members.append("mutated by caller")
     read = repo.get_record("conversation", "u1")
     assert read == {"conversation": {"id": "c1"}, "members": ["a"]}
+    assert read is not None
     read["members"].append("mutated by reader")
-    assert repo.get_record("conversation", "u1")["members"] == ["a"]
+    assert repo.get_record("conversation", "u1") == {"conversation": {"id": "c1"}, "members": ["a"]}
     await repo.commit(records={("conversation", "u1"): None})
     assert repo.get_record("conversation", "u1") is None
     assert repo.get_record("conversation", "u2") == {"id": "c2"}
