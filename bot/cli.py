@@ -13,8 +13,8 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from bot.device_api import simulator
 from bot.app import create_app
+from bot.device_api import simulator
 from bot.process import tune_garbage_collector
 from bot.settings import Settings, SettingsError
 from provisioning.errors import CatalogError

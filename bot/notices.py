@@ -77,8 +77,10 @@ class Notifier:
             failure = await self._send_once(doc, text)
             if failure is None:
                 return
-            log.warning("notice about %s (tenant %s) failed, attempt %d of %d: %s", mac, tenant_id, attempt, attempts, failure)
-        log.error("gave up telling tenant %s about %s after %d attempts; the notice was: %s", tenant_id, mac, attempts, text)
+            log.warning("notice about %s (tenant %s) failed, attempt %d of %d: %s",
+                        mac, tenant_id, attempt, attempts, failure)
+        log.error("gave up telling tenant %s about %s after %d attempts; the notice was: %s",
+                  tenant_id, mac, attempts, text)
 
     async def _send_once(self, reference: dict[str, Any], text: str) -> str | None:
         try:
@@ -91,7 +93,7 @@ class Notifier:
         """Give pending notices a moment to finish at shutdown; log what is abandoned."""
         if not self._pending:
             return
-        done, pending = await asyncio.wait(set(self._pending), timeout=timeout)
+        _, pending = await asyncio.wait(set(self._pending), timeout=timeout)
         for task in pending:
             task.cancel()
         if pending:

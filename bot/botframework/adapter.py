@@ -46,12 +46,13 @@ CONNECTOR_CACHE_SIZE = 64  # service URLs come from activities: bound what they 
 class _CachingConnectorFactory(ConnectorFactory):
     """Hands out one `ConnectorClient` per (service URL, audience), built on first use."""
 
-    def __init__(self, inner: ConnectorFactory, cache: OrderedDict[tuple[str, str, str], ConnectorClient], app_id: str) -> None:
+    def __init__(self, inner: ConnectorFactory, cache: OrderedDict[tuple[str, str, str], ConnectorClient],
+                 app_id: str) -> None:
         self._inner = inner
         self._cache = cache
         self._app_id = app_id
 
-    async def create(self, service_url: str, audience: str = None) -> ConnectorClient:  # type: ignore[assignment]
+    async def create(self, service_url: str, audience: str | None = None) -> ConnectorClient:
         key = (self._app_id, service_url or "", audience or "")
         client = self._cache.get(key)
         if client is None:
@@ -113,11 +114,12 @@ class ReusingAuthentication(BotFrameworkAuthentication):
         result.connector_factory = self._wrap(result.connector_factory, result.claims_identity)
         return result
 
-    async def authenticate_streaming_request(self, auth_header: str, channel_id_header: str) -> AuthenticateRequestResult:
+    async def authenticate_streaming_request(self, auth_header: str,
+                                             channel_id_header: str) -> AuthenticateRequestResult:
         return await self._inner.authenticate_streaming_request(auth_header, channel_id_header)
 
     def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
-        return self._wrap(self._inner.create_connector_factory(claims_identity), claims_identity)  # type: ignore[return-value]
+        return self._wrap(self._inner.create_connector_factory(claims_identity), claims_identity)
 
     async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> UserTokenClient:
         return _LazyUserTokenClient(lambda: self._inner.create_user_token_client(claims_identity))

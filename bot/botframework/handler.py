@@ -51,7 +51,8 @@ class ChannelBot(TeamsActivityHandler):
             # botbuilder reads invoke values without checking their shape: a malformed one is the
             # sender's mistake, answered 400, not a failed turn with a traceback.
             name = turn_context.activity.name
-            log.warning("malformed %s invoke: %s", name[:60] if isinstance(name, str) else "?", type(malformed).__name__)
+            shown = name[:60] if isinstance(name, str) else "?"
+            log.warning("malformed %s invoke: %s", shown, type(malformed).__name__)
             return InvokeResponse(status=400, body={"error": "The invoke's value is not what its name requires."})
 
     async def on_teams_file_consent_accept(self, turn_context: TurnContext, response: FileConsentCardResponse) -> None:

@@ -45,7 +45,7 @@ def _copy_sharing_cards(value: Any, memo: dict[int, Any]) -> Any:
         items.extend(_copy_sharing_cards(item, memo) for item in value)
         return items
     if isinstance(value, Model) and _has_plain_state(kind):
-        clone = kind.__new__(kind)
+        clone = kind.__new__(kind)  # type: ignore[call-overload]
         memo[id(value)] = clone
         sharing = isinstance(value, Attachment)
         clone.__dict__.update({
@@ -65,7 +65,7 @@ class _CardSharingCopy:
         self.activity = activity
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Activity:
-        return _copy_sharing_cards(self.activity, memo)  # type: ignore[no-any-return]
+        return _copy_sharing_cards(self.activity, memo)
 
 
 class CardSharingTurnContext(TurnContext):
@@ -76,7 +76,8 @@ class CardSharingTurnContext(TurnContext):
     """
 
     async def send_activities(self, activities: list[Activity]) -> list[ResourceResponse]:
-        return await super().send_activities([_CardSharingCopy(a) if isinstance(a, Activity) else a for a in activities])
+        shared = [_CardSharingCopy(a) if isinstance(a, Activity) else a for a in activities]
+        return await super().send_activities(shared)
 
 
 def _is_plain_json(value: Any) -> bool:
@@ -271,6 +272,6 @@ def activity_from_json(body: dict[str, Any]) -> Activity:
     msrest's own errors for values of the wrong type.
     """
     try:
-        return _deserialize_model(Activity, body)  # type: ignore[no-any-return]
+        return _deserialize_model(Activity, body)
     except Exception:
-        return _DESERIALIZER("Activity", body)  # type: ignore[no-any-return]
+        return _DESERIALIZER("Activity", body)

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from bot.chat.gate import Gate
-from bot.chat.markdown import code
 from bot.chat.interactions import HELP_FLAGS, Command, CommandCall, Interactions, split_args, split_command
+from bot.chat.markdown import code
 from bot.chat.submission import Submission
 from bot.chat.turn import ChatTurn, ConsentAnswer, IncomingFile
 

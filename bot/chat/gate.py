@@ -47,9 +47,9 @@ class Gate:
 
     async def run(self, turn: ChatTurn, declared: Declaration, work: Callable[[], Awaitable[None]]) -> None:
         """Run `work` for `declared` if the gate lets it, answering every refusal."""
-        refusal = self.refusal(turn, declared)
-        if refusal is not None:
-            await turn.say(refusal)
+        refused_because = self.refusal(turn, declared)
+        if refused_because is not None:
+            await turn.say(refused_because)
             return
         speaker = turn.speaker
         log.info("%s by %s (%s) in tenant %s", describe(declared), speaker.user_id, speaker.name, speaker.tenant_id)

@@ -62,7 +62,8 @@ class SingleUseCards:
     async def send(self, turn: ChatTurn, card: Card, card_id: str, purpose: str, subject: str | None = None) -> None:
         """Send a card that may be submitted once, and remember it for that check."""
         activity_id = await turn.show(card)
-        await self.remember(turn.tenant_id, self.new_record(card_id, purpose, activity_id, turn.conversation_id, subject))
+        record = self.new_record(card_id, purpose, activity_id, turn.conversation_id, subject)
+        await self.remember(turn.tenant_id, record)
 
     def new_record(self, card_id: str, purpose: str, activity_id: str | None, conversation_id: str,
                    subject: str | None) -> CardRecord:

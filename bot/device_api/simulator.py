@@ -108,7 +108,8 @@ async def _call(http: aiohttp.ClientSession, method: str, url: str, **kwargs: An
     async with http.request(method, url, **kwargs) as response:
         answer = await _json(response)
         if response.status != 200:
-            raise DeviceError(f"{answer.get('message') or 'The bot refused the request.'} ({answer.get('error', response.status)})")
+            message = answer.get("message") or "The bot refused the request."
+            raise DeviceError(f"{message} ({answer.get('error', response.status)})")
         return answer
 
 

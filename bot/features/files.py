@@ -9,8 +9,15 @@ import asyncio
 from collections.abc import Sequence
 
 import cards
-from bot.chat.interactions import CommandCall, Feature, UsageError, answers_file_consent, card_action, command, \
-    receives_files
+from bot.chat.interactions import (
+    CommandCall,
+    Feature,
+    UsageError,
+    answers_file_consent,
+    card_action,
+    command,
+    receives_files,
+)
 from bot.chat.markdown import code
 from bot.chat.submission import Submission
 from bot.chat.turn import ChatTurn, ConsentAnswer, IncomingFile, new_card_id

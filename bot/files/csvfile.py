@@ -12,7 +12,7 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Final
 
 from provisioning.codes import format_verification_code
@@ -67,7 +67,7 @@ def _export_row(device: Device, now: datetime) -> tuple[str, str, str, str, str]
     code, expires = "", ""
     if device.code is not None and device.has_usable_code(now):
         code = format_verification_code(device.code.value)
-        expires = device.code.expires_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M")
+        expires = device.code.expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
     return device.mac, device.location, code, expires, device.state.label
 
 

@@ -10,6 +10,7 @@ card's context carries only that link's token.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +18,15 @@ from typing import Any, Final
 
 import cards
 from bot.chat.turn import ChatTurn, ConsentAnswer
-from bot.files.downloads import DownloadLink, DownloadStore, LinkExpired, LinkUnknown, LinkUsed, StoredFile, download_url
+from bot.files.downloads import (
+    DownloadLink,
+    DownloadStore,
+    LinkExpired,
+    LinkUnknown,
+    LinkUsed,
+    StoredFile,
+    download_url,
+)
 from bot.files.errors import FileRefused
 from bot.files.fetch import HostPolicy, put_file
 from provisioning.clock import Clock
@@ -83,10 +92,8 @@ class FileDesk:
         token = context.get(CONTEXT_KEY)
         name = "the file"
         if isinstance(token, str):
-            try:
+            with contextlib.suppress(LinkUnknown, LinkExpired, LinkUsed):  # nothing to name: the plain answer
                 name = f"**{self._downloads.take(token, self._clock.now(), turn.tenant_id).name}**"
-            except (LinkUnknown, LinkExpired, LinkUsed):
-                pass
         await turn.say(f"OK, I didn't send {name}. Ask again whenever you want it (`export` or `template`).")
 
     def _put(self, tenant_id: str, name: str, content: bytes) -> DownloadLink:

@@ -10,7 +10,6 @@ and carry no cookies and no credentials of the bot.
 """
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
@@ -104,7 +103,7 @@ async def fetch_file(url: str, policy: HostPolicy, *, name: str, max_bytes: int,
                         raise FileRefused(f"I couldn't download **{name}**: the file's host answered HTTP "
                                           f"{response.status}. The link may have expired: send the file again.")
                     return await _read_capped(response, max_bytes, name)
-    except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+    except (TimeoutError, aiohttp.ServerTimeoutError):
         raise FileRefused(f"Downloading **{name}** took longer than {timeout:g} s, so I stopped. "
                           "Send it again; if it keeps happening, send a smaller file.") from None
     except aiohttp.ClientError as error:
@@ -147,12 +146,11 @@ async def put_file(url: str, policy: HostPolicy, content: bytes, *, timeout: flo
     size = len(content)
     headers = {"Content-Range": f"bytes 0-{size - 1}/{size}", "Content-Type": "application/octet-stream"}
     try:
-        async with _session(timeout) as session:
-            async with session.put(target, data=content, headers=headers, allow_redirects=False) as response:
-                if response.status not in (200, 201):
-                    raise FileRefused(f"Teams did not accept the file (HTTP {response.status}). "
-                                      "Ask for it again.")
-    except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+        async with _session(timeout) as session, \
+                session.put(target, data=content, headers=headers, allow_redirects=False) as response:
+            if response.status not in (200, 201):
+                raise FileRefused(f"Teams did not accept the file (HTTP {response.status}). Ask for it again.")
+    except (TimeoutError, aiohttp.ServerTimeoutError):
         raise FileRefused(f"Uploading the file to Teams took longer than {timeout:g} s. Ask for it again.") from None
     except aiohttp.ClientError as error:
         raise FileRefused(f"I couldn't upload the file to Teams ({type(error).__name__}). Ask for it again.") from None

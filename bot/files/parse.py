@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any, Final
 
-from bot.files.errors import FileRefused
 from bot.chat.markdown import literal
+from bot.files.errors import FileRefused
 
 MAX_ROWS: Final = 50_000
 MAC_HEADERS: Final = frozenset({"macid", "macaddress", "mac"})
@@ -65,7 +65,8 @@ def refuse_by_name(name: str) -> None:
     """Refuse a workbook before downloading it: its name is enough to know."""
     suffix = PurePosixPath(name.lower()).suffix
     if suffix in WORKBOOK_EXTENSIONS:
-        raise FileRefused(f"**{shown_name(name)}** is a spreadsheet workbook ({suffix}), not a CSV file. {_SAVE_AS_CSV}")
+        raise FileRefused(f"**{shown_name(name)}** is a spreadsheet workbook ({suffix}), not a CSV file. "
+                          f"{_SAVE_AS_CSV}")
 
 
 def parse_upload(data: bytes, name: str) -> UploadTable:
@@ -77,7 +78,8 @@ def parse_upload(data: bytes, name: str) -> UploadTable:
         records = _records(reader)
         first_line, first = next(records, (0, []))
         if not first:
-            raise FileRefused(f"**{shown_name(name)}** is empty: it has no rows. Fill in the template and send it again.")
+            raise FileRefused(f"**{shown_name(name)}** is empty: it has no rows. "
+                              "Fill in the template and send it again.")
         mac_col, loc_col, has_header = _columns(first, first_line, name)
         rows: list[UploadRow] = [] if has_header else [_row(first_line, first, mac_col, loc_col)]
         for line, cells in records:

@@ -92,7 +92,8 @@ class ChatDriver:
         assert response.status in (200, 201), await response.text()
         return _collect([r.body for r in self.connector.received[before:]])
 
-    async def submit(self, data: dict[str, Any], sample: str = "emulator_message", **changes: Any) -> list[dict[str, Any]]:
+    async def submit(self, data: dict[str, Any], sample: str = "emulator_message",
+                     **changes: Any) -> list[dict[str, Any]]:
         """A card's Action.Submit as the client sends it: a message with `value` and no text."""
         body = self.activity(sample, **changes)
         body.pop("text", None)

@@ -10,8 +10,8 @@ from bot.app import create_app
 from bot.settings import Settings
 from provisioning.clock import FakeClock
 from tests.bot.chat import SENT_CARDS, TEAMS_ADMIN_AAD, ChatDriver
-from tests.cardcheck import validate_cards
 from tests.bot.connector import FakeConnector, serving
+from tests.cardcheck import validate_cards
 
 
 @pytest.fixture
@@ -26,14 +26,14 @@ async def connector() -> AsyncIterator[tuple[FakeConnector, str]]:
 
 
 @pytest.fixture
-async def chat(connector, aiohttp_client, settings: Settings, clock: FakeClock) -> ChatDriver:  # type: ignore[no-untyped-def]
+async def chat(connector, aiohttp_client, settings: Settings, clock: FakeClock) -> ChatDriver:
     fake, url = connector
     client = await aiohttp_client(await create_app(settings, clock=clock))
     return ChatDriver(client, fake, url)
 
 
 @pytest.fixture
-async def teams_chat(connector, aiohttp_client, tmp_path: Path, clock: FakeClock) -> ChatDriver:  # type: ignore[no-untyped-def]
+async def teams_chat(connector, aiohttp_client, tmp_path: Path, clock: FakeClock) -> ChatDriver:
     """The app as Teams uses it: ADMINS lists the Teams samples' sender, nobody else is an admin."""
     fake, url = connector
     settings = Settings(data_dir=tmp_path / "teams-data", admins=frozenset({TEAMS_ADMIN_AAD}))
@@ -41,7 +41,7 @@ async def teams_chat(connector, aiohttp_client, tmp_path: Path, clock: FakeClock
 
 
 @pytest.fixture(scope="session", autouse=True)
-def every_sent_card_renders_in_teams():  # type: ignore[no-untyped-def]
+def every_sent_card_renders_in_teams():
     """After the bot tests: every distinct card the bot sent passes the 1.5 renderer check."""
     yield
     if SENT_CARDS:

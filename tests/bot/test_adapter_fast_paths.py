@@ -13,7 +13,7 @@ import copy
 import enum
 import json
 from collections import OrderedDict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -38,7 +38,6 @@ from bot.botframework.adapter import FastRepliesAdapter, bot_framework_authentic
 from bot.botframework.msrest_fast import activity_from_json, expected_replies_body
 from bot.settings import Settings
 from tests.bot.chat import FIXTURES
-
 
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 
@@ -86,8 +85,9 @@ def test_a_reply_with_every_kind_of_model_field_serializes_exactly_as_msrest_doe
     reply = _addressed(Activity(
         type=ActivityTypes.message,
         text="pick one",
-        timestamp=datetime(2026, 11, 27, 10, 59, 58, tzinfo=timezone.utc),
-        suggested_actions=SuggestedActions(to=["user-1"], actions=[CardAction(type="imBack", title="Yes", value="yes")]),
+        timestamp=datetime(2026, 11, 27, 10, 59, 58, tzinfo=UTC),
+        suggested_actions=SuggestedActions(to=["user-1"],
+                                           actions=[CardAction(type="imBack", title="Yes", value="yes")]),
         entities=[Entity(type="mention")],
         channel_data={"notification": {"alert": True}, "count": 3, "ratio": 0.5, "none": None},
         value={"action": "add", "rows": [1, 2, 3]},
@@ -102,7 +102,7 @@ def test_a_reply_with_every_kind_of_model_field_serializes_exactly_as_msrest_doe
     OrderedDict(type="AdaptiveCard"),  # a dict subclass: msrest writes its str()
     {"nested": OrderedDict(a=1)},
     {"enum": Color.RED},
-    {"when": datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)},
+    {"when": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)},
     {1: "a non-string key"},
     {"deep": [[{"x": [None, True, 1.5]}]]},
     [{"a list": "as content"}],
@@ -114,15 +114,16 @@ def test_unusual_card_content_serializes_exactly_as_msrest_does(content: Any) ->
 
 
 def test_a_missing_reply_in_the_list_serializes_exactly_as_msrest_does() -> None:
-    _assert_same_as_msrest([_addressed(MessageFactory.text("one")), None])  # type: ignore[list-item]
+    _assert_same_as_msrest([_addressed(MessageFactory.text("one")), None])
 
 
 def _rich_reply() -> Activity:
     return Activity(
         type=ActivityTypes.message,
         text="pick one",
-        timestamp=datetime(2026, 11, 27, 10, 59, 58, tzinfo=timezone.utc),
-        suggested_actions=SuggestedActions(to=["user-1"], actions=[CardAction(type="imBack", title="Yes", value="yes")]),
+        timestamp=datetime(2026, 11, 27, 10, 59, 58, tzinfo=UTC),
+        suggested_actions=SuggestedActions(to=["user-1"],
+                                           actions=[CardAction(type="imBack", title="Yes", value="yes")]),
         entities=[Entity(type="mention")],
         channel_data={"notification": {"alert": True}},
         attachments=[

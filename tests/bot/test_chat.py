@@ -12,6 +12,7 @@ from bot.features import FEATURES
 from tests.bot.chat import ChatDriver, cards_in, renders_markup_from, teams_user, texts_in
 
 MENU = Menu(FEATURES)
+OTHER_USER = "11111111-2222-3333-4444-555555555555"  # not in ADMINS
 
 
 async def test_welcome_card_when_the_bot_is_added(chat: ChatDriver) -> None:
@@ -37,7 +38,7 @@ async def test_no_welcome_for_each_new_team_member(chat: ChatDriver) -> None:
 
 
 @pytest.mark.parametrize("name", ["fileConsent/invoke", "task/fetch", "composeExtension/query"])
-async def test_a_malformed_invoke_is_400_without_a_failed_turn(chat: ChatDriver, name: str, caplog) -> None:  # type: ignore[no-untyped-def]
+async def test_a_malformed_invoke_is_400_without_a_failed_turn(chat: ChatDriver, name: str, caplog) -> None:
     body = chat.activity("teams_personal_message", type="invoke", name=name, value="x")
     body.pop("text")
     with caplog.at_level(logging.ERROR):
@@ -99,10 +100,10 @@ async def test_empty_message_after_the_mention_gets_help(chat: ChatDriver) -> No
     assert cards_in(replies)
 
 
-async def test_only_admins_listed_in_admins_may_run_admin_commands(teams_chat: ChatDriver, caplog) -> None:  # type: ignore[no-untyped-def]
+async def test_only_admins_listed_in_admins_may_run_admin_commands(teams_chat: ChatDriver, caplog) -> None:
 
     admin_only = next(c for c in MENU if c.rules.admin_only)
-    body = teams_user(teams_chat.activity("teams_personal_message", text=admin_only.name), aad="11111111-2222-3333-4444-555555555555")
+    body = teams_user(teams_chat.activity("teams_personal_message", text=admin_only.name), aad=OTHER_USER)
     with caplog.at_level(logging.WARNING):
         replies = await teams_chat.send(body)
     assert "not authorized" in replies[0]["text"]
@@ -111,7 +112,7 @@ async def test_only_admins_listed_in_admins_may_run_admin_commands(teams_chat: C
 
 async def test_non_admin_help_shows_only_what_they_may_run(teams_chat: ChatDriver) -> None:
 
-    body = teams_user(teams_chat.activity("teams_personal_message", text="help"), aad="11111111-2222-3333-4444-555555555555")
+    body = teams_user(teams_chat.activity("teams_personal_message", text="help"), aad=OTHER_USER)
     text = texts_in(await teams_chat.send(body))
     hidden = [c.name for c in MENU if c.rules.admin_only]
     assert hidden, "the registry has admin-only commands"
@@ -126,8 +127,9 @@ async def test_listed_admin_matches_by_aad_object_id(teams_chat: ChatDriver) -> 
     assert admin_only.usage in texts_in(replies)
 
 
-async def test_an_exception_in_a_turn_answers_an_apology_with_an_error_id(chat: ChatDriver, caplog, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    def explode(*args, **kwargs):  # type: ignore[no-untyped-def]
+async def test_an_exception_in_a_turn_answers_an_apology_with_an_error_id(
+        chat: ChatDriver, caplog, monkeypatch) -> None:
+    def explode(*args, **kwargs):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(cards, "help_card", explode)

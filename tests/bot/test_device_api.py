@@ -27,7 +27,7 @@ def code_of(chat: ChatDriver, mac: str = MAC) -> str:
     return chat.services.service.get_device("local", mac).code.value
 
 
-async def provision(chat: ChatDriver, code: str, mac: str = MAC, **overrides: str):  # type: ignore[no-untyped-def]
+async def provision(chat: ChatDriver, code: str, mac: str = MAC, **overrides: str):
     body = {"mac": mac, "verification_code": code, **T55A, **overrides}
     return await chat.client.post("/api/devices/provision", json=body)
 
@@ -39,6 +39,11 @@ async def ready_device(chat: ChatDriver) -> str:
     response = await provision(chat, code_of(chat))
     assert response.status == 200, await response.text()
     return (await response.json())["device_token"]
+
+
+async def poll_error(chat: ChatDriver, poll: dict[str, str], token: str) -> str:
+    """The `error` of one token poll."""
+    return str((await (await chat.client.post("/api/devices/token", json=poll, headers=auth(token))).json())["error"])
 
 
 def auth(token: str) -> dict[str, str]:
@@ -160,8 +165,7 @@ async def test_five_wrong_codes_lock_the_mac_and_tell_the_admin(chat: ChatDriver
     assert (await provision(chat, code_of(chat))).status == 200
 
 
-async def test_rate_limit_per_client_address(aiohttp_client, tmp_path: Path, connector, clock) -> None:  # type: ignore[no-untyped-def]
-    fake, url = connector
+async def test_rate_limit_per_client_address(aiohttp_client, tmp_path: Path, clock) -> None:
     client = await aiohttp_client(await create_app(Settings(data_dir=tmp_path / "d", device_rate_limit=3), clock=clock))
     statuses = []
     for _ in range(4):
@@ -177,14 +181,14 @@ async def test_polling_too_fast_is_slow_down_and_the_interval_grows(chat: ChatDr
     await chat.say(f"signin {MAC}")
     me = await (await chat.client.get("/api/devices/me", headers=auth(token))).json()
     poll = {"grant_type": GRANT, "device_code": me["sign_in"]["device_code"]}
-    assert (await (await chat.client.post("/api/devices/token", json=poll, headers=auth(token))).json())["error"] == "authorization_pending"
+    assert await poll_error(chat, poll, token) == "authorization_pending"
     clock.advance(seconds=1)
     fast = await (await chat.client.post("/api/devices/token", json=poll, headers=auth(token))).json()
     assert fast["error"] == "slow_down" and fast["interval"] == 10
     clock.advance(seconds=6)
-    assert (await (await chat.client.post("/api/devices/token", json=poll, headers=auth(token))).json())["error"] == "slow_down"
+    assert await poll_error(chat, poll, token) == "slow_down"
     clock.advance(seconds=16)
-    assert (await (await chat.client.post("/api/devices/token", json=poll, headers=auth(token))).json())["error"] == "authorization_pending"
+    assert await poll_error(chat, poll, token) == "authorization_pending"
 
 
 async def test_cancel_denies_the_grant(chat: ChatDriver) -> None:
@@ -203,7 +207,7 @@ async def test_an_expired_grant_says_so_and_offers_a_new_one(chat: ChatDriver, c
     me = await (await chat.client.get("/api/devices/me", headers=auth(token))).json()
     clock.advance(minutes=16)
     poll = {"grant_type": GRANT, "device_code": me["sign_in"]["device_code"]}
-    assert (await (await chat.client.post("/api/devices/token", json=poll, headers=auth(token))).json())["error"] == "expired_token"
+    assert await poll_error(chat, poll, token) == "expired_token"
     await chat.submit(submit_data(card, "sign_in_approve") | {"account": "a@contoso.com"})
     update = [r for r in chat.connector.received if r.method == "update"][-1]
     assert "expired" in json.dumps(update.body).lower()
@@ -233,7 +237,7 @@ async def test_a_token_with_another_secret_is_refused(chat: ChatDriver) -> None:
     assert (await chat.client.get("/api/devices/me", headers=auth(forged))).status == 401
 
 
-async def test_a_failing_notice_is_retried(chat: ChatDriver, caplog) -> None:  # type: ignore[no-untyped-def]
+async def test_a_failing_notice_is_retried(chat: ChatDriver, caplog) -> None:
     await chat.say(f"add {MAC} Lobby")
     await chat.say(f"code {MAC}")
     chat.connector.fail_sends = 1
@@ -245,7 +249,7 @@ async def test_a_failing_notice_is_retried(chat: ChatDriver, caplog) -> None:  #
     assert "attempt 1" in caplog.text
 
 
-async def test_no_secret_reaches_the_logs(chat: ChatDriver, caplog, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
+async def test_no_secret_reaches_the_logs(chat: ChatDriver, caplog, clock: FakeClock) -> None:
     with caplog.at_level(logging.DEBUG):
         token = await ready_device(chat)
         code = code_of(chat) if chat.services.service.get_device("local", MAC).code else None
@@ -261,7 +265,7 @@ async def test_no_secret_reaches_the_logs(chat: ChatDriver, caplog, clock: FakeC
     assert code is None, "the code is spent on provisioning"
 
 
-async def test_a_malformed_request_is_400_even_past_the_rate_limit(aiohttp_client, tmp_path: Path, clock) -> None:  # type: ignore[no-untyped-def]
+async def test_a_malformed_request_is_400_even_past_the_rate_limit(aiohttp_client, tmp_path: Path, clock) -> None:
     client = await aiohttp_client(await create_app(Settings(data_dir=tmp_path / "d", device_rate_limit=1), clock=clock))
     good = {"mac": MAC, "verification_code": "123412341234", **T55A}
     assert (await client.post("/api/devices/provision", json=good)).status == 401
@@ -281,7 +285,8 @@ async def test_undecodable_form_and_token_bytes_are_refused_cleanly(chat: ChatDr
     assert response.status == 401
 
 
-async def test_a_device_signed_in_in_one_tenant_does_not_block_a_waiting_one_elsewhere(chat: ChatDriver, clock: FakeClock) -> None:
+async def test_a_device_signed_in_in_one_tenant_does_not_block_a_waiting_one_elsewhere(
+        chat: ChatDriver, clock: FakeClock) -> None:
     """Tenant A signs in a device with B's MAC; B's real device still provisions with B's code."""
     from provisioning.audit import Actor
 
@@ -297,7 +302,8 @@ async def test_a_device_signed_in_in_one_tenant_does_not_block_a_waiting_one_els
 
     await runtime.service.add_device("tenant-b", admin_b, MAC, "B lobby")
     issued = await runtime.service.issue_code("tenant-b", admin_b, MAC)
-    assert (await provision(chat, "000011112222" if issued.code.value != "000011112222" else "333344445555")).status == 409
+    wrong = "000011112222" if issued.code.value != "000011112222" else "333344445555"
+    assert (await provision(chat, wrong)).status == 409
     response = await provision(chat, issued.code.value)
     assert response.status == 200, await response.text()
     assert runtime.service.get_device("tenant-b", MAC).state.value == "waiting_for_sign_in"

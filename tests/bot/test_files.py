@@ -20,16 +20,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-import cards
 from aiohttp import web
 
+import cards
 from bot.files.errors import FileRefused
 from bot.files.fetch import HostPolicy, fetch_file
 from bot.settings import Settings
 from provisioning.clock import FakeClock
 from provisioning.devices import DeviceState
-from tests.bot.chat import ChatDriver, OTHER_TENANT, TEAMS_TENANT, cards_in, in_tenant, submit_data, texts_in
+from tests.bot.chat import OTHER_TENANT, TEAMS_TENANT, ChatDriver, cards_in, in_tenant, submit_data, texts_in
 from tests.bot.connector import FakeConnector, serving
 from tests.cardcheck import validate_cards
 
@@ -96,6 +95,11 @@ async def connector() -> AsyncIterator[tuple[FileConnector, str]]:
     async with serving(FileConnector()) as served:
         yield served  # type: ignore[misc]
 
+
+def files_of(chat: ChatDriver) -> FileConnector:
+    """The chat's connector, which in this module is the one that also serves files."""
+    assert isinstance(chat.connector, FileConnector)
+    return chat.connector
 
 
 def devices(chat: ChatDriver, tenant: str = "local") -> dict[str, str]:
@@ -172,7 +176,8 @@ FORMATS = {
     "mac_address-lowercase": encoded([["mac_address", "location"], ["00:1a:2b:3c:4d:5e", "Lobby"],
                                       ["001a2b3c4d60", "Room 2, floor 1"]], "utf-8", ","),
     "no header": encoded([["00-1A-2B-3C-4D-5E", "Lobby"], ["001A.2B3C.4D60", "Room 2, floor 1"]], "utf-8", ";"),
-    "blank lines": b"\r\n MAC  Id ,LOCATION\r\n\r\n00:1A:2B:3C:4D:5E,Lobby\r\n,\r\n\r\n001A.2B3C.4D60,\"Room 2, floor 1\"\r\n\r\n",
+    "blank lines": (b"\r\n MAC  Id ,LOCATION\r\n\r\n00:1A:2B:3C:4D:5E,Lobby\r\n,\r\n\r\n"
+                    b"001A.2B3C.4D60,\"Room 2, floor 1\"\r\n\r\n"),
     "windows-1252": encoded([["MAC id", "Location"], ["00:1A:2B:3C:4D:5E", "Lobby"],
                              ["001A.2B3C.4D60", "Room 2, floor 1"]], "cp1252", ","),
 }
@@ -187,8 +192,10 @@ async def test_every_format_is_imported_from_the_emulator(chat: ChatDriver, kind
 
 
 async def test_accents_survive_utf16_and_windows_1252(chat: ChatDriver) -> None:
-    await chat.send(emulator_upload(chat, "a.txt", encoded([["MAC id", "Location"], [MAC1, "Café Zürich"]], "utf-16", "\t")))
-    await chat.send(emulator_upload(chat, "b.csv", encoded([["MAC id", "Location"], [MAC2, "Salle à manger"]], "cp1252", ";")))
+    utf16 = encoded([["MAC id", "Location"], [MAC1, "Café Zürich"]], "utf-16", "\t")
+    await chat.send(emulator_upload(chat, "a.txt", utf16))
+    ansi = encoded([["MAC id", "Location"], [MAC2, "Salle à manger"]], "cp1252", ";")
+    await chat.send(emulator_upload(chat, "b.csv", ansi))
     assert devices(chat) == {MAC1: "Café Zürich", MAC2: "Salle à manger"}
 
 
@@ -197,7 +204,7 @@ async def test_a_teams_file_is_fetched_from_its_download_url(chat: ChatDriver) -
     assert counts(summary(replies)) == (2, 0, 0)
     assert devices(chat, TEAMS_TENANT) == {MAC1: "Lobby", MAC2: "Room 2, floor 1"}
     assert devices(chat) == {}  # the Emulator's tenant saw nothing
-    assert chat.connector.file_requests == ["/files/teams.csv"]
+    assert files_of(chat).file_requests == ["/files/teams.csv"]
 
 
 async def test_the_browser_given_content_type_does_not_matter(chat: ChatDriver) -> None:
@@ -238,7 +245,7 @@ async def test_valid_rows_are_added_in_one_store_write(chat: ChatDriver) -> None
     calls: list[int] = []
     original = store.tenant
 
-    def counting(tenant_id: str):  # type: ignore[no-untyped-def]
+    def counting(tenant_id: str):
         repo = original(tenant_id)
         commit = repo.commit
 
@@ -293,7 +300,8 @@ async def one_device(chat: ChatDriver) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("kind", list(GARBAGE))
-async def test_garbage_gets_a_clear_answer_and_changes_nothing(chat: ChatDriver, one_device: dict[str, str], kind: str) -> None:
+async def test_garbage_gets_a_clear_answer_and_changes_nothing(
+        chat: ChatDriver, one_device: dict[str, str], kind: str) -> None:
     name, data, says = GARBAGE[kind]
     replies = await chat.send(emulator_upload(chat, name, data))
     assert len(replies) == 1 and says in replies[0]["text"], texts_in(replies)
@@ -304,7 +312,7 @@ async def test_garbage_gets_a_clear_answer_and_changes_nothing(chat: ChatDriver,
 async def test_an_xlsx_name_is_refused_without_downloading(chat: ChatDriver, one_device: dict[str, str]) -> None:
     replies = await chat.send(emulator_upload(chat, "devices.xlsx", xlsx_bytes()))
     assert "Save As" in replies[0]["text"] and "CSV UTF-8" in replies[0]["text"]
-    assert chat.connector.file_requests == []
+    assert files_of(chat).file_requests == []
     assert devices(chat) == one_device
 
 
@@ -328,7 +336,7 @@ async def test_ten_thousand_invalid_rows_are_reported_with_a_file_and_change_not
     validate_cards([card])
 
 
-async def test_non_admins_cannot_upload(aiohttp_client, connector, tmp_path: Path, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
+async def test_non_admins_cannot_upload(aiohttp_client, connector, tmp_path: Path, clock: FakeClock) -> None:
     from bot.app import create_app
 
     fake, url = connector
@@ -348,7 +356,7 @@ async def test_a_file_on_another_host_is_refused_and_never_fetched(chat: ChatDri
     replies = await chat.send(emulator_upload(chat, "devices.csv", GOOD, url=f"{other}files/devices.csv"))
     text = replies[0]["text"]
     assert "I won't download **devices.csv**" in text and "`localhost`" in text and "DOWNLOAD_HOSTS" in text
-    assert chat.connector.file_requests == []
+    assert files_of(chat).file_requests == []
     assert devices(chat) == {}
 
 
@@ -360,9 +368,10 @@ async def test_an_internal_address_is_refused(chat: ChatDriver) -> None:
 async def test_a_redirect_to_another_host_is_refused(chat: ChatDriver) -> None:
     chat.connector.files["devices.csv"] = GOOD
     elsewhere = chat.service_url.replace("127.0.0.1", "localhost") + "files/devices.csv"
-    replies = await chat.send(emulator_upload(chat, "devices.csv", None, url=f"{chat.service_url}redirect?to={elsewhere}"))
+    redirect = f"{chat.service_url}redirect?to={elsewhere}"
+    replies = await chat.send(emulator_upload(chat, "devices.csv", None, url=redirect))
     assert "the download redirected to `localhost`" in replies[0]["text"]
-    assert chat.connector.file_requests == ["/redirect"]
+    assert files_of(chat).file_requests == ["/redirect"]
     assert devices(chat) == {}
 
 
@@ -377,8 +386,8 @@ async def test_an_oversize_stream_is_cut_off(chat: ChatDriver) -> None:
     replies = await chat.send(emulator_upload(chat, "endless.csv", None, url=f"{chat.service_url}stream/endless.csv"))
     assert "larger than 5 MB" in replies[0]["text"] and "stopped downloading" in replies[0]["text"]
     await asyncio.sleep(0.05)  # let the server notice the closed connection
-    assert not chat.connector.stream_finished
-    assert chat.connector.streamed < 30 * 1024 * 1024
+    assert not files_of(chat).stream_finished
+    assert files_of(chat).streamed < 30 * 1024 * 1024
     assert devices(chat) == {}
 
 
@@ -390,7 +399,7 @@ async def test_a_missing_file_says_the_link_may_have_expired(chat: ChatDriver) -
 async def test_a_slow_download_times_out(connector: tuple[FileConnector, str]) -> None:
     _, url = connector
     policy = HostPolicy.for_activity(url, ())
-    with pytest.raises(FileRefused, match="took longer than 0.2 s"):
+    with pytest.raises(FileRefused, match=r"took longer than 0\.2 s"):
         await fetch_file(f"{url}slow", policy, name="slow.csv", max_bytes=1024, timeout=0.2)
 
 
@@ -419,8 +428,8 @@ async def test_the_template_button_on_help_works(chat: ChatDriver) -> None:
 async def test_filled_template_uploads_and_export_has_the_codes(chat: ChatDriver, clock: FakeClock) -> None:
     """The issue's "done when": template, fill, upload, codes for all, export."""
     template = read_csv(await (await download(chat, open_url(cards_in(await chat.say("template"))[0]))).read())
-    filled = template[:1] + [["00:1a:2b:3c:4d:62", "B hall"], ["00:1a:2b:3c:4d:60", "A hall"],
-                             ["00:1a:2b:3c:4d:5e", "B hall"], ["00:1a:2b:3c:4d:64", "=HYPERLINK(\"http://x\")"]]
+    filled = [*template[:1], ["00:1a:2b:3c:4d:62", "B hall"], ["00:1a:2b:3c:4d:60", "A hall"],
+              ["00:1a:2b:3c:4d:5e", "B hall"], ["00:1a:2b:3c:4d:64", "=HYPERLINK(\"http://x\")"]]
     summary_card = summary(await chat.send(emulator_upload(chat, "filled.csv", encoded(filled, "utf-8", ","))))
     assert counts(summary_card) == (4, 0, 0)
     await chat.submit(submit_data(summary_card, "issue_all_codes"))
@@ -432,7 +441,7 @@ async def test_filled_template_uploads_and_export_has_the_codes(chat: ChatDriver
     assert rows[0] == ["MAC id", "Location", "Verification code", "Code expires (UTC)", "State"]
     assert [r[:2] for r in rows[1:]] == [["00-1A-2B-3C-4D-64", "'=HYPERLINK(\"http://x\")"],
                                          [MAC2, "A hall"], [MAC1, "B hall"], [MAC3, "B hall"]]
-    codes = {d.mac: d.code.value for d in chat.services.service.list_devices("local")}  # type: ignore[union-attr]
+    codes = {d.mac: d.code.value for d in chat.services.service.list_devices("local")}
     for mac, _, code, expires, state in rows[1:]:
         assert code.replace("-", "") == codes[mac] and re.fullmatch(r"\d{4}-\d{4}-\d{4}", code)
         assert expires == "2026-11-28 09:00" and state == "Waiting on activation"
@@ -444,7 +453,7 @@ async def test_export_tabs_filter_by_state(chat: ChatDriver) -> None:
         await chat.say(f"add {mac} {place}")
     await chat.say(f"code {MAC1}")
     service = chat.services.service
-    code = service.get_device("local", MAC1).code.value  # type: ignore[union-attr]
+    code = service.get_device("local", MAC1).code.value
     devices = chat.services.devices
     await devices.provision(devices.parse_request(
         {"mac": MAC1, "verification_code": code, "model": "Yealink T55A", "firmware_version": "58.15.0.124"}))
@@ -544,21 +553,22 @@ async def test_teams_export_accept_uploads_the_file_and_shows_it(chat: ChatDrive
     before = len(chat.connector.received)
     response = await chat.post(consent_invoke(chat, "accept", context))
     assert response.status == 200
-    data, headers = chat.connector.uploads["export"]
+    data, headers = files_of(chat).uploads["export"]
     assert card["content"]["sizeInBytes"] == len(data)
     assert headers["Content-Range"] == f"bytes 0-{len(data) - 1}/{len(data)}"
     rows = read_csv(data)
     assert rows[1][:2] == [MAC1, "'=1+1"] and re.fullmatch(r"\d{4}-\d{4}-\d{4}", rows[1][2])
     sent = [a for r in chat.connector.activities()[before:] for a in r.get("attachments") or []]
     assert sent == [{"contentType": FILE_INFO, "contentUrl": "https://contoso-my.sharepoint.com/personal/megan/Documents/export.csv",
-                     "name": "export.csv", "content": {"uniqueId": "1E1B3C1B-9A10-4A9B-8D8F-000000000001", "fileType": "csv"}}]
+                     "name": "export.csv",
+                     "content": {"uniqueId": "1E1B3C1B-9A10-4A9B-8D8F-000000000001", "fileType": "csv"}}]
 
 
 async def test_teams_template_uses_file_consent_too(chat: ChatDriver) -> None:
     card = await offer(chat, "template")
     assert card["name"] == "Template_Provisioning.csv"
     await chat.post(consent_invoke(chat, "accept", card["content"]["acceptContext"]))
-    assert read_csv(chat.connector.uploads["export"][0])[0] == ["MAC id", "Location"]
+    assert read_csv(files_of(chat).uploads["export"][0])[0] == ["MAC id", "Location"]
 
 
 async def test_teams_export_decline_says_so_and_uploads_nothing(chat: ChatDriver) -> None:
@@ -568,7 +578,7 @@ async def test_teams_export_decline_says_so_and_uploads_nothing(chat: ChatDriver
     response = await chat.post(consent_invoke(chat, "decline", card["content"]["declineContext"]))
     assert response.status == 200
     assert "didn't send **Provisioning_waiting_20261127-0900.csv**" in texts_in(chat.connector.activities()[before:])
-    assert chat.connector.uploads == {}
+    assert files_of(chat).uploads == {}
 
 
 async def test_teams_accept_after_an_hour_says_the_offer_expired(chat: ChatDriver, clock: FakeClock) -> None:
@@ -577,7 +587,7 @@ async def test_teams_accept_after_an_hour_says_the_offer_expired(chat: ChatDrive
     before = len(chat.connector.received)
     await chat.post(consent_invoke(chat, "accept", card["content"]["acceptContext"]))
     assert "expired" in texts_in(chat.connector.activities()[before:])
-    assert chat.connector.uploads == {}
+    assert files_of(chat).uploads == {}
 
 
 @pytest.mark.parametrize("context", [{"download": "A" * 43}, {}, "junk", None])
@@ -586,14 +596,14 @@ async def test_teams_accept_with_a_forged_context_uploads_nothing(chat: ChatDriv
     response = await chat.post(consent_invoke(chat, "accept", context))
     assert response.status == 200
     assert "don't have that file" in texts_in(chat.connector.activities()[before:])
-    assert chat.connector.uploads == {}
+    assert files_of(chat).uploads == {}
 
 
 async def test_teams_accept_from_another_tenant_gets_nothing(chat: ChatDriver) -> None:
     await teams_devices(chat)
     card = await offer(chat)
     await chat.post(consent_invoke(chat, "accept", card["content"]["acceptContext"], tenant=OTHER_TENANT))
-    assert chat.connector.uploads == {}
+    assert files_of(chat).uploads == {}
 
 
 async def test_teams_accept_never_uploads_to_another_host(chat: ChatDriver) -> None:
@@ -628,22 +638,22 @@ async def test_a_file_consent_card_is_answered_once(chat: ChatDriver) -> None:
     card = await offer(chat, "template")
     await chat.post(consent_invoke(chat, "decline", card["content"]["declineContext"]))
     await chat.post(consent_invoke(chat, "accept", card["content"]["acceptContext"]))
-    assert chat.connector.upload_count == 0, "a declined offer is gone"
+    assert files_of(chat).upload_count == 0, "a declined offer is gone"
     card = await offer(chat, "template")
     await chat.post(consent_invoke(chat, "accept", card["content"]["acceptContext"]))
     await chat.post(consent_invoke(chat, "accept", card["content"]["acceptContext"]))
-    assert chat.connector.upload_count == 1, "an accepted offer uploads once"
+    assert files_of(chat).upload_count == 1, "an accepted offer uploads once"
 
 
 async def test_two_concurrent_accepts_of_one_offer_upload_once(chat: ChatDriver) -> None:
     await teams_devices(chat)
     card = await offer(chat)
-    chat.connector.upload_delay = 0.3  # both accepts are in flight while the first uploads
+    files_of(chat).upload_delay = 0.3  # both accepts are in flight while the first uploads
     before = len(chat.connector.received)
     invoke = consent_invoke(chat, "accept", card["content"]["acceptContext"])
     first, second = await asyncio.gather(chat.post(invoke), chat.post(dict(invoke, id=invoke["id"] + "-again")))
     assert (first.status, second.status) == (200, 200)
-    assert chat.connector.upload_count == 1
+    assert files_of(chat).upload_count == 1
     answers = texts_in(chat.connector.activities()[before:])
     assert "already answered" in answers and "Sorry, something went wrong" not in answers
 

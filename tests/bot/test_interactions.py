@@ -8,8 +8,7 @@ import pytest
 
 from bot.chat.dispatch import Dispatcher
 from bot.chat.gate import Gate
-from bot.chat.interactions import (Command, CommandCall, Feature, Interactions, Menu, UsageError, card_action,
-                                   command)
+from bot.chat.interactions import Command, CommandCall, Feature, Interactions, Menu, UsageError, card_action, command
 from bot.chat.submission import Submission
 from bot.chat.turn import Card, ChatTurn, ConsentAnswer, Place, Speaker
 from bot.features import FEATURES, Help
@@ -180,7 +179,7 @@ def test_the_teams_command_menu_takes_the_first_twelve_by_rank() -> None:
     ranks = [c.menu_rank for c in menu]
     assert len(set(ranks)) == len(ranks), "every command has its own place in the menu"
     left_out = set(c.name for c in menu) - {c.name for c in chosen}
-    assert all(menu.get(name).menu_rank > chosen[-1].menu_rank for name in left_out)  # type: ignore[union-attr]
+    assert all(menu.get(name).menu_rank > chosen[-1].menu_rank for name in left_out)
 
 
 def test_usage_error_names_the_command() -> None:

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
 
 import aiohttp
-
 import pytest
 
 from bot.app import create_app
@@ -53,7 +53,8 @@ async def test_json_that_is_not_an_activity_is_400(chat: ChatDriver, body: bytes
 
 @pytest.mark.parametrize("authorization", [None, "", "Bearer", "Bearer not-a-jwt", "Basic dXNlcjpwYXNz",
                                            "Bearer eyJhbGciOiJIUzI1NiJ9.eyJhdWQiOiJ4In0.c2lnbmF0dXJl"])
-async def test_with_an_app_id_a_bad_or_missing_token_is_401(aiohttp_client, tmp_path: Path, connector, authorization) -> None:  # type: ignore[no-untyped-def]
+async def test_with_an_app_id_a_bad_or_missing_token_is_401(
+        aiohttp_client, tmp_path: Path, connector, authorization) -> None:
     fake, url = connector
     settings = Settings(data_dir=tmp_path / "data", app_id="0b1c2d3e-4f5a-6b7c-8d9e-0f1a2b3c4d5e", app_password="x")
     client = await aiohttp_client(await create_app(settings))
@@ -105,7 +106,8 @@ async def test_a_message_with_nowhere_to_reply_is_400(chat: ChatDriver, body: di
     ({"MicrosoftAppType": "SingleTenant", "MicrosoftAppId": "x"}, "MicrosoftAppTenantId"),
     ({"FIRMWARE_CATALOG": "/nonexistent.json"}, "FIRMWARE_CATALOG"), ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
     ({"HOST": "0.0.0.0"}, "HOST"), ({"HOST": "::"}, "HOST"), ({"HOST": "10.1.2.3"}, "HOST"),
-    ({"HOST": "bot.example.com"}, "HOST"), ({"HOST": "0.0.0.0", "ALLOW_UNAUTHENTICATED": "maybe"}, "ALLOW_UNAUTHENTICATED"),
+    ({"HOST": "bot.example.com"}, "HOST"),
+    ({"HOST": "0.0.0.0", "ALLOW_UNAUTHENTICATED": "maybe"}, "ALLOW_UNAUTHENTICATED"),
 ])
 def test_bad_settings_name_the_variable(env: dict, variable: str) -> None:
     from bot.settings import SettingsError
@@ -131,9 +133,9 @@ def test_default_settings_serve_the_emulator_locally() -> None:
     assert Settings.from_env({"ADMINS": "a, b"}).admins == frozenset({"a", "b"})
 
 
-def chunked(body: bytes, sent: list[int], chunk: int = 64 * 1024):  # type: ignore[no-untyped-def]
+def chunked(body: bytes, sent: list[int], chunk: int = 64 * 1024):
     """The body as a chunked upload (no Content-Length), counting the bytes the server took."""
-    async def stream():  # type: ignore[no-untyped-def]
+    async def stream():
         for start in range(0, len(body), chunk):
             sent.append(start)
             yield body[start:start + chunk]
@@ -164,7 +166,7 @@ async def test_a_chunked_activity_under_the_limit_is_run(chat: ChatDriver) -> No
 
 @pytest.mark.parametrize("authorization", [None, "Bearer not-a-jwt"])
 async def test_with_an_app_id_no_token_is_refused_before_the_body_is_read(
-        aiohttp_client, tmp_path: Path, connector, authorization) -> None:  # type: ignore[no-untyped-def]
+        aiohttp_client, tmp_path: Path, connector, authorization) -> None:
     fake, url = connector
     settings = Settings(data_dir=tmp_path / "data", app_id="0b1c2d3e-4f5a-6b7c-8d9e-0f1a2b3c4d5e", app_password="x")
     driver = ChatDriver(await aiohttp_client(await create_app(settings)), fake, url)
@@ -172,13 +174,12 @@ async def test_with_an_app_id_no_token_is_refused_before_the_body_is_read(
     answered = asyncio.Event()
     sent: list[int] = []
 
-    async def first_chunk_then_wait():  # type: ignore[no-untyped-def]
+    async def first_chunk_then_wait():
         sent.append(1)
         yield body[:64 * 1024]
-        try:  # a server that reads the whole body first would wait here with us until the timeout
+        # A server that reads the whole body first would wait here with us until the timeout.
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(answered.wait(), timeout=3)
-        except TimeoutError:
-            pass
         sent.append(2)
         yield body[64 * 1024:]
 
@@ -194,7 +195,7 @@ async def test_with_an_app_id_no_token_is_refused_before_the_body_is_read(
 
 
 async def test_with_an_app_id_a_forged_token_on_a_large_chunked_body_is_refused(
-        aiohttp_client, tmp_path: Path, connector) -> None:  # type: ignore[no-untyped-def]
+        aiohttp_client, tmp_path: Path, connector) -> None:
     fake, url = connector
     settings = Settings(data_dir=tmp_path / "data", app_id="0b1c2d3e-4f5a-6b7c-8d9e-0f1a2b3c4d5e", app_password="x")
     driver = ChatDriver(await aiohttp_client(await create_app(settings)), fake, url)

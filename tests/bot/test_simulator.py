@@ -20,7 +20,8 @@ async def wait_for_state(chat: ChatDriver, state: DeviceState) -> None:
             await asyncio.sleep(0.01)
 
 
-async def test_simulated_device_provisions_signs_in_and_resets(chat: ChatDriver, clock: FakeClock, tmp_path: Path) -> None:
+async def test_simulated_device_provisions_signs_in_and_resets(
+        chat: ChatDriver, clock: FakeClock, tmp_path: Path) -> None:
     await chat.say(f"add {MAC} Lobby")
     await chat.say(f"code {MAC}")
     code = chat.services.service.get_device("local", MAC).code.value

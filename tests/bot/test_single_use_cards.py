@@ -17,7 +17,7 @@ from storage import open_store
 
 
 @pytest.fixture(params=["memory", "tinydb"])
-async def repository(request, tmp_path: Path) -> AsyncIterator[Repository]:  # type: ignore[no-untyped-def]
+async def repository(request, tmp_path: Path) -> AsyncIterator[Repository]:
     if request.param == "memory":
         yield MemoryRepository()
         return
@@ -40,7 +40,8 @@ async def test_two_concurrent_claims_one_wins(repository: Repository, clock: Fak
     assert sum(isinstance(r, CardNotOpen) and r.used for r in results) == 1
 
 
-async def test_unknown_wrong_purpose_wrong_subject_and_other_tenant_are_refused(repository: Repository, clock: FakeClock) -> None:
+async def test_unknown_wrong_purpose_wrong_subject_and_other_tenant_are_refused(
+        repository: Repository, clock: FakeClock) -> None:
     memory = CardMemory(repository, clock)
     await remembered(memory, "c1")
     for tenant, card, purpose, subject in [("t1", "nope", "confirm_remove", None), ("t1", "c1", "add_form", None),

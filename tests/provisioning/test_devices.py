@@ -158,7 +158,7 @@ def test_start_sign_in_replaces_an_expired_grant() -> None:
 def test_start_sign_in_replaces_a_denied_grant() -> None:
     denied = lc.deny(signing_in(), T0, "Ada")
     device = lc.start_sign_in(denied, grant(T0), T0, "Ada")
-    assert device.state is DeviceState.SIGNING_IN and not device.sign_in.denied  # type: ignore[union-attr]
+    assert device.state is DeviceState.SIGNING_IN and not device.sign_in.denied
 
 
 @pytest.mark.parametrize(

@@ -120,7 +120,7 @@ async def test_list_devices_sorted_by_location_then_mac_and_counts(
     await service.add_device(TENANT, ADMIN, MAC2, "A room")
     await service.add_device(TENANT, ADMIN, MAC, "b room")
     await service.issue_code(TENANT, ADMIN, MAC2)
-    await provision(devices, service.get_device(TENANT, MAC2).code.value, MAC2)  # type: ignore[union-attr]
+    await provision(devices, service.get_device(TENANT, MAC2).code.value, MAC2)
     assert [d.mac for d in service.list_devices(TENANT)] == [MAC2, MAC, MAC3]
     assert [d.mac for d in service.list_devices(TENANT, DeviceState.WAITING_ON_ACTIVATION)] == [MAC, MAC3]
     counts = service.counts(TENANT)
@@ -196,7 +196,7 @@ async def test_issue_code_refused_for_a_provisioned_device(
     service: ProvisioningService, devices: DeviceService, recorder
 ) -> None:
     await service.add_device(TENANT, ADMIN, MAC, "Room")
-    await provision(devices, (await service.issue_code(TENANT, ADMIN, MAC)).code.value)  # type: ignore[union-attr]
+    await provision(devices, (await service.issue_code(TENANT, ADMIN, MAC)).code.value)
     before = len(recorder.commits)
     with pytest.raises(TransitionRefused, match="already provisioned"):
         await service.issue_code(TENANT, ADMIN, MAC)
@@ -220,7 +220,7 @@ async def test_issue_code_as_shown_refuses_a_device_in_another_state(
     service: ProvisioningService, devices: DeviceService, recorder: RecordingRepository
 ) -> None:
     await service.add_device(TENANT, ADMIN, MAC, "Room")
-    await provision(devices, (await service.issue_code(TENANT, ADMIN, MAC)).code.value)  # type: ignore[union-attr]
+    await provision(devices, (await service.issue_code(TENANT, ADMIN, MAC)).code.value)
     before = len(recorder.commits)
     with pytest.raises(DeviceStateChanged,
                        match=r"now in \*Waiting for sign in\*, not \*Waiting on activation\* as when this card"):
@@ -269,7 +269,7 @@ async def test_issue_codes_for_all_covers_only_devices_without_a_usable_code(
     expiring = (await service.issue_code(TENANT, ADMIN, MAC)).code  # will expire
     clock.advance(hours=23)
     kept = (await service.issue_code(TENANT, ADMIN, MAC2)).code  # still valid later
-    await provision(devices, (await service.issue_code(TENANT, ADMIN, MAC3)).code.value, MAC3)  # type: ignore[union-attr]
+    await provision(devices, (await service.issue_code(TENANT, ADMIN, MAC3)).code.value, MAC3)
     clock.advance(hours=2)
     recorder.commits.clear()
     issued = await service.issue_codes_for_all(TENANT, ADMIN)
@@ -310,7 +310,7 @@ async def test_remove_device_refuses_when_the_state_changed(
     service: ProvisioningService, devices: DeviceService
 ) -> None:
     await service.add_device(TENANT, ADMIN, MAC, "Room")
-    await provision(devices, (await service.issue_code(TENANT, ADMIN, MAC)).code.value)  # type: ignore[union-attr]
+    await provision(devices, (await service.issue_code(TENANT, ADMIN, MAC)).code.value)
     with pytest.raises(DeviceStateChanged, match="now Waiting for sign in, no longer Waiting on activation"):
         await service.remove_device(TENANT, ADMIN, MAC, DeviceState.WAITING_ON_ACTIVATION)
     assert service.get_device(TENANT, MAC).state is DeviceState.WAITING_FOR_SIGN_IN
@@ -363,7 +363,7 @@ async def test_tenant_name_default_then_set(
     await service.set_tenant_name(TENANT, ADMIN, "Fabrikam Ltd")
     assert len(recorder.commits) == commits
     await service.add_device(TENANT, ADMIN, MAC, "Room")
-    result = await provision(devices, (await service.issue_code(TENANT, ADMIN, MAC)).code.value)  # type: ignore[union-attr]
+    result = await provision(devices, (await service.issue_code(TENANT, ADMIN, MAC)).code.value)
     assert result.tenant_name == "Fabrikam Ltd"
     with pytest.raises(InvalidRequest):
         await service.set_tenant_name(TENANT, ADMIN, "  ")
@@ -374,7 +374,7 @@ async def test_tenant_name_falls_back_to_the_tenant_id(recorder: RecordingReposi
     devices = DeviceService(recorder, catalog, clock)
     assert service.tenant_name(TENANT) is None
     await service.add_device(TENANT, ADMIN, MAC, "Room")
-    result = await provision(devices, (await service.issue_code(TENANT, ADMIN, MAC)).code.value)  # type: ignore[union-attr]
+    result = await provision(devices, (await service.issue_code(TENANT, ADMIN, MAC)).code.value)
     assert result.tenant_name == TENANT
 
 
@@ -390,7 +390,7 @@ async def test_sign_in_refuses_a_bad_account_and_changes_nothing(
     service: ProvisioningService, devices: DeviceService, recorder: RecordingRepository
 ) -> None:
     await service.add_device(TENANT, ADMIN, MAC, "Room")
-    await provision(devices, (await service.issue_code(TENANT, ADMIN, MAC)).code.value)  # type: ignore[union-attr]
+    await provision(devices, (await service.issue_code(TENANT, ADMIN, MAC)).code.value)
     commits = len(recorder.commits)
     with pytest.raises(InvalidAccount):
         await service.start_sign_in(TENANT, ADMIN, MAC, "not an account")
@@ -404,7 +404,7 @@ async def test_sign_in_refuses_a_bad_account_and_changes_nothing(
 
 async def test_start_sign_in_records_the_intended_account(service: ProvisioningService, devices: DeviceService) -> None:
     await service.add_device(TENANT, ADMIN, MAC, "Room")
-    await provision(devices, (await service.issue_code(TENANT, ADMIN, MAC)).code.value)  # type: ignore[union-attr]
+    await provision(devices, (await service.issue_code(TENANT, ADMIN, MAC)).code.value)
     device = await service.start_sign_in(TENANT, ADMIN, MAC, " room1@contoso.com ")
     assert device.sign_in is not None and device.sign_in.account == "room1@contoso.com"
     assert device.sign_in.interval == 5
