@@ -6,6 +6,7 @@ from a request.
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 ABOUT_PATH = "/about"
 PRIVACY_PATH = "/privacy"
@@ -77,7 +78,7 @@ def add_page_routes(router: web.UrlDispatcher) -> None:
         router.add_get(path, _serve(html))
 
 
-def _serve(html: str) -> web.Handler:
+def _serve(html: str) -> Handler:
     body = html.encode("utf-8")
 
     async def handler(request: web.Request) -> web.Response:
