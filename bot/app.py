@@ -27,6 +27,7 @@ from bot.files.delivery import FileDesk
 from bot.files.downloads import DownloadStore, add_download_route
 from bot.files.upload import Importer
 from bot.notices import Notifier
+from bot.pages import add_page_routes
 from bot.settings import Settings
 from provisioning.clock import Clock, SystemClock
 from provisioning.device_service import DeviceService
@@ -97,6 +98,7 @@ def _assemble(settings: Settings, clock: Clock, catalog: Catalog, store: Store) 
     add_device_routes(app.router, DeviceApi(devices, notices, limiter, settings.public_url))
     add_download_route(app.router, downloads, clock)
     app.router.add_get("/healthz", _healthz)
+    add_page_routes(app.router)
     app[SERVICES] = Services(store, service, devices, notices, downloads)
 
     async def stop(_: web.Application) -> None:

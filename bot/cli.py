@@ -1,4 +1,5 @@
-"""The `provisioning-bot` command line: `serve` runs the service; `device` simulates a device."""
+"""The `provisioning-bot` command line: `serve` runs the service; `device` simulates a device;
+`teams-package` writes the Teams app package to upload in Teams."""
 from __future__ import annotations
 
 import argparse
@@ -7,16 +8,19 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 
 from bot.app import create_app
+from bot.chat.interactions import Menu
 from bot.device_api import simulator
+from bot.features import FEATURES
 from bot.process import tune_garbage_collector
 from bot.settings import Settings, SettingsError
+from bot.teams_app import package
 from provisioning.errors import CatalogError
 from storage import StoreError
 
@@ -39,10 +43,51 @@ def main(argv: Sequence[str] | None = None) -> int:
     prov.add_argument("--model", required=True, help='e.g. "Yealink T55A"')
     prov.add_argument("--firmware", required=True, help="e.g. 58.15.0.124")
     prov.add_argument("--manufacturer")
+    teams = commands.add_parser(
+        "teams-package", help="write the Teams app package (manifest.json and icons in a zip) to upload in Teams",
+        description="Write the Teams app package: a zip of manifest.json (schema 1.24), color.png and "
+                    "outline.png, to upload in Teams. Needs no server and opens no data.")
+    teams.add_argument("--app-id", help="the bot's Microsoft App ID, a GUID (default: $MicrosoftAppId)")
+    teams.add_argument("--public-url", help="the https base URL the bot is reached at (default: $PUBLIC_URL)")
+    teams.add_argument("--name", default=package.DEFAULT_NAME,
+                       help=f"the app's name in Teams, up to 30 characters (default: {package.DEFAULT_NAME})")
+    teams.add_argument("--out", type=Path, default=Path(package.DEFAULT_OUT),
+                       help=f"the zip to write; an existing file is replaced (default: {package.DEFAULT_OUT})")
     args = parser.parse_args(argv)
     if args.command in (None, "serve"):
         return serve()
+    if args.command == "teams-package":
+        return run_teams_package(args, os.environ)
     return run_device(args)
+
+
+def run_teams_package(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """Exit 0 once the zip is written; 2 with one line naming a bad input, nothing written."""
+    try:
+        app = package.AppDetails(
+            app_id=package.check_app_id(*_option(args.app_id, "--app-id", env, "MicrosoftAppId")),
+            public_url=package.check_public_url(*_option(args.public_url, "--public-url", env, "PUBLIC_URL")),
+            name=package.check_name(args.name),
+        )
+        out = package.check_out(args.out)
+        package.write_package(package.package_files(app, Menu(FEATURES)), out)
+    except package.PackageError as error:
+        print(f"provisioning-bot teams-package: {error}", file=sys.stderr)
+        return 2
+    print(f"Wrote {out}: the Teams app for bot {app.app_id} at {app.public_url}.")
+    print("Upload it in Teams: Apps > Manage your apps > Upload an app > Upload a custom app, "
+          "or for the whole tenant in the Teams admin center: Teams apps > Manage apps > Upload new app.")
+    return 0
+
+
+def _option(given: str | None, flag: str, env: Mapping[str, str], variable: str) -> tuple[str, str]:
+    """(value, where it came from): the option if given, else the environment variable."""
+    if given is not None:
+        return given, flag
+    value = env.get(variable, "")
+    if not value.strip():
+        raise package.PackageError(f"{flag} is required (or set {variable})")
+    return value, variable
 
 
 def run_device(args: argparse.Namespace) -> int:

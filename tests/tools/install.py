@@ -1,9 +1,10 @@
-"""Find or install what the card checks need: Node.js packages and a Chromium.
+"""Find or install what the card and manifest checks need: Node.js packages and a Chromium.
 
 Standard library only: `scripts/dev.py` imports this before the virtualenv exists.
 
 - `ensure_node_packages()` installs `tests/tools/package.json` (the official `adaptivecards`
-  renderer, `markdown-it`, `playwright-core`) into `<repo>/.cache/actools` (`ACTOOLS_DIR`
+  renderer, `markdown-it`, `playwright-core`; Microsoft's Teams manifest schemas and the
+  Ajv validator) into `<repo>/.cache/actools` (`ACTOOLS_DIR`
   overrides), again only when package.json changes, under a file lock so parallel test
   processes don't race. Returns that `node_modules`, or None with the reason when Node.js
   or npm is missing.
