@@ -358,3 +358,31 @@ async def test_unknown_and_registered_macs_lock_alike(chat: ChatDriver) -> None:
         statuses = [(await provision(chat, wrong, mac=mac)).status for _ in range(6)]
         answers[mac] = statuses
     assert answers[MAC] == answers["02-11-22-33-44-55"] == [401] * 5 + [429]
+
+
+@pytest.mark.parametrize("endpoint", ["provision", "me", "token", "factory-reset"])
+async def test_an_unexpected_failure_is_a_503_with_an_error_id_never_a_bare_500(
+        chat: ChatDriver, caplog, monkeypatch: pytest.MonkeyPatch, endpoint: str) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("internal detail 123412341234")
+
+    devices = chat.services.devices
+    for name in ("provision", "device_view", "poll_token", "factory_reset"):
+        monkeypatch.setattr(devices, name, broken)
+    await chat.say(f"add {MAC}")
+    await chat.say(f"code {MAC}")
+    token = "dGVzdA.00-1A-2B-3C-4D-5E.secret"
+    requests = {
+        "provision": lambda: provision(chat, code_of(chat)),
+        "me": lambda: chat.client.get("/api/devices/me", headers=auth(token)),
+        "token": lambda: chat.client.post("/api/devices/token", headers=auth(token),
+                                          json={"grant_type": GRANT, "device_code": "x"}),
+        "factory-reset": lambda: chat.client.post("/api/devices/factory-reset", headers=auth(token)),
+    }
+    with caplog.at_level(logging.ERROR):
+        response = await requests[endpoint]()
+    payload = await response.json()
+    assert response.status == 503 and response.headers["Retry-After"] == "60"
+    assert payload["error"] == "temporarily_unavailable" and "internal detail" not in payload["message"]
+    error_id = payload["message"].split("error id ")[1].split(")")[0]
+    assert f"error id {error_id}" in caplog.text and "RuntimeError: internal detail" in caplog.text
