@@ -80,6 +80,7 @@ async def test_a_failed_flush_rolls_back_and_tells_the_waiter(store: Store, monk
             records={("k", "1"): {"v": 1}},
         )
     assert "No space left" in failed.value.message and "disk space" in failed.value.message
+    assert failed.value.reason == "the disk is full"
     assert repo.get(mac(1)) == original and repo.get(mac(2)) is None
     assert repo.get_record("k", "1") is None
     assert store.tenants_with_mac(mac(2)) == []
