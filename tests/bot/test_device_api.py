@@ -386,3 +386,19 @@ async def test_an_unexpected_failure_is_a_503_with_an_error_id_never_a_bare_500(
     assert payload["error"] == "temporarily_unavailable" and "internal detail" not in payload["message"]
     error_id = payload["message"].split("error id ")[1].split(")")[0]
     assert f"error id {error_id}" in caplog.text and "RuntimeError: internal detail" in caplog.text
+
+
+def store_bytes(chat: ChatDriver) -> int:
+    """The size of every file in the data directory (TinyDB files, journals, audit logs)."""
+    return sum(path.stat().st_size for path in chat.services.store.directory.iterdir() if path.is_file())
+
+
+async def test_a_provisioned_mac_locks_like_an_unknown_one_and_wrong_codes_write_nothing(chat: ChatDriver) -> None:
+    await ready_device(chat)  # MAC is now waiting for sign in
+    answers = {}
+    for mac in (MAC, "02-11-22-33-44-55"):
+        before = store_bytes(chat)
+        responses = [await provision(chat, "000011112222", mac=mac) for _ in range(6)]
+        answers[mac] = [(r.status, (await r.json())["error"]) for r in responses]
+        assert store_bytes(chat) == before, f"wrong codes for {mac} were written to the store"
+    assert answers[MAC] == answers["02-11-22-33-44-55"] == [(401, "invalid_code")] * 5 + [(429, "too_many_attempts")]

@@ -82,8 +82,7 @@ def test_new_device_waits_on_activation_without_code() -> None:
 def test_with_code_voids_the_old_code_and_ends_a_lockout() -> None:
     first = with_code()
     locked = first
-    for _ in range(5):
-        locked = lc.with_failed_attempt(locked, 5, T0)
+    locked = lc.locked_out(locked, 5, T0)
     assert locked.locked and locked.failed_attempts == 5
     later = T0 + timedelta(hours=1)
     second = lc.with_code(locked, code(later, "999999999999"), later, "Ada")
@@ -105,14 +104,11 @@ def test_with_code_refused_once_provisioned(state: DeviceState) -> None:
         assert "already provisioned" in refused.value.message
 
 
-def test_failed_attempts_lock_at_the_maximum() -> None:
-    device = with_code()
-    for attempt in range(1, 5):
-        device = lc.with_failed_attempt(device, 5, T0)
-        assert (device.failed_attempts, device.locked) == (attempt, False)
-    device = lc.with_failed_attempt(device, 5, T0)
-    assert device.locked
-    assert device.history[-1].action == "locked out"
+def test_a_lockout_records_the_attempts_and_ends_only_with_a_new_code() -> None:
+    device = lc.locked_out(with_code(), 5, T0)
+    assert (device.failed_attempts, device.locked) == (5, True)
+    assert (device.history[-1].action, device.history[-1].detail) == ("locked out", "5 wrong codes; issue a new code")
+    assert not device.has_usable_code(T0)
 
 
 def test_provisioned_spends_the_code_and_records_hardware() -> None:
