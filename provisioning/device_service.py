@@ -15,8 +15,8 @@ import base64
 import binascii
 import hmac
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from . import devices as lifecycle
@@ -43,6 +43,7 @@ from .errors import (
 )
 from .firmware import Catalog, FirmwareStatus, FirmwareVerdict
 from .mac import parse_mac
+from .polls import MemoryPollTracker, PollTracker
 
 if TYPE_CHECKING:
     from .clock import Clock
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
 REQUIRED_PROVISION_FIELDS = ("mac", "verification_code", "model", "firmware_version")
 DEVICE_FIELD_MAX_LENGTH = 128  # model, manufacturer, firmware version from a device
 ACCESS_TOKEN_TTL = 3600  # seconds; the simulated sign-in's access token lifetime
-SLOW_DOWN_STEP = 5  # RFC 8628 section 3.5: add 5 s to the interval on slow_down
 LOCKOUT_RETRY_AFTER = 900  # seconds a locked device is told to wait before asking again
 
 _INVALID_CODE = (
@@ -118,15 +118,18 @@ class DeviceService:
         max_code_attempts: int = 5,
         tenant_name_default: str | None = None,
         attempts: AttemptCounter | None = None,
+        polls: PollTracker | None = None,
     ) -> None:
         """`attempts` counts wrong codes per MAC; share it with the `ProvisioningService`,
-        whose new codes clear it (a private `MemoryAttemptCounter` if not given)."""
+        whose new codes clear it (a private `MemoryAttemptCounter` if not given). `polls`
+        keeps the token polls' bookkeeping (a `MemoryPollTracker` if not given)."""
         self._repository = repository
         self._catalog = catalog
         self._clock = clock
         self.max_code_attempts = max_code_attempts
         self.tenant_name_default = tenant_name_default
         self._attempts: AttemptCounter = attempts if attempts is not None else MemoryAttemptCounter()
+        self._polls: PollTracker = polls if polls is not None else MemoryPollTracker()
 
     def parse_request(self, body: Mapping[str, object]) -> ProvisionRequest:
         """A provisioning request (the device's JSON body), checked once and cleaned.
@@ -246,6 +249,8 @@ class DeviceService:
         now = self._clock.now()
         grant = device.sign_in
         live = grant if grant is not None and grant.is_live_at(now) else None
+        if live is not None:  # as slowed down by its polls so far
+            live = replace(live, interval=self._polls.interval(_grant_key(live), live.interval))
         return DeviceView(
             device=device,
             tenant_name=self._shown_name(device.tenant_id),
@@ -279,6 +284,7 @@ class DeviceService:
                 account=signed.account, approved_by=grant.approved_by,
             )
             await repo.commit(save=[signed], audit=[event])
+            self._polls.forget(_grant_key(grant))
             assert signed.account is not None
             return TokenGrant(
                 access_token=generate_secret(),
@@ -286,16 +292,12 @@ class DeviceService:
                 account=signed.account,
                 device=signed,
             )
-        too_soon = grant.last_poll_at is not None and now < grant.last_poll_at + timedelta(
-            seconds=grant.interval
-        )
-        interval = grant.interval + SLOW_DOWN_STEP if too_soon else grant.interval
-        # Poll bookkeeping is not audited: a device polls every few seconds.
-        await repo.commit(save=[lifecycle.with_poll(device, now, interval)])
-        if too_soon:
+        # Poll bookkeeping is kept in memory, never written: a device polls every few seconds.
+        slowed = self._polls.poll(_grant_key(grant), now, grant.interval)
+        if slowed is not None:
             raise SlowDown(
-                f"Polling too fast: wait at least {interval} seconds between requests.",
-                interval=interval,
+                f"Polling too fast: wait at least {slowed} seconds between requests.",
+                interval=slowed,
             )
         raise AuthorizationPending("Waiting for the admin to approve the sign-in.")
 
@@ -376,6 +378,11 @@ def _decode_tenant(part: str) -> str | None:
         return raw.decode("utf-8") or None
     except (binascii.Error, ValueError):
         return None
+
+
+def _grant_key(grant: SignInGrant) -> str:
+    """Names one grant to the poll tracker without handing it the device code itself."""
+    return hash_secret(grant.device_code)
 
 
 def _same_secret(given: object, expected: str) -> bool:

@@ -402,3 +402,43 @@ async def test_a_provisioned_mac_locks_like_an_unknown_one_and_wrong_codes_write
         answers[mac] = [(r.status, (await r.json())["error"]) for r in responses]
         assert store_bytes(chat) == before, f"wrong codes for {mac} were written to the store"
     assert answers[MAC] == answers["02-11-22-33-44-55"] == [(401, "invalid_code")] * 5 + [(429, "too_many_attempts")]
+
+
+async def test_token_polls_write_nothing_and_only_the_sign_in_is_durable(chat: ChatDriver, clock: FakeClock) -> None:
+    import shutil
+
+    from storage import open_store
+
+    token = await ready_device(chat)
+    card = cards_in(await chat.say(f"signin {MAC}"))[0]
+    me = await (await chat.client.get("/api/devices/me", headers=auth(token))).json()
+    poll = {"grant_type": GRANT, "device_code": me["sign_in"]["device_code"]}
+    before = store_bytes(chat)
+    answers = []
+    for _ in range(100):  # at the interval
+        clock.advance(seconds=5)
+        answers.append(await poll_error(chat, poll, token))
+    assert answers == ["authorization_pending"] * 100
+    intervals = []
+    for _ in range(100):  # as fast as it can: each one is slowed down by 5 s more
+        response = await chat.client.post("/api/devices/token", json=poll, headers=auth(token))
+        payload = await response.json()
+        assert (response.status, payload["error"]) == (400, "slow_down")
+        intervals.append(payload["interval"])
+    assert intervals == list(range(10, 510, 5))
+    assert store_bytes(chat) == before, "200 token polls wrote to the store"
+    me = await (await chat.client.get("/api/devices/me", headers=auth(token))).json()
+    assert me["sign_in"]["interval"] == 505
+
+    await chat.submit(submit_data(card, "sign_in_approve") | {"account": "a@contoso.com"})
+    clock.advance(seconds=5)  # the grant (15 min) would expire before 505 s more: collected at once
+    response = await chat.client.post("/api/devices/token", json=poll, headers=auth(token))
+    assert response.status == 200 and (await response.json())["account"] == "a@contoso.com"
+    copy = chat.services.store.directory.parent / "reopened"
+    shutil.copytree(chat.services.store.directory, copy)  # as a kill -9 would leave it
+    reopened = await open_store(copy)
+    try:
+        device = reopened.tenant("local").get(MAC)
+        assert device is not None and (device.state.value, device.account) == ("signed_in", "a@contoso.com")
+    finally:
+        await reopened.close()

@@ -27,6 +27,7 @@ from provisioning.errors import (
     SlowDown,
     TransitionRefused,
 )
+from provisioning.polls import MemoryPollTracker
 from provisioning.service import ProvisioningService
 
 from .conftest import (
@@ -570,3 +571,16 @@ def test_the_memory_counter_is_bounded_forgetting_the_longest_quiet_mac() -> Non
     assert (counter.failures("a"), counter.failures("c"), counter.failures("d")) == (2, 1, 1)
     counter.clear("a")
     assert counter.failures("a") == 0
+
+
+def test_the_poll_tracker_is_bounded_and_slows_down_by_five_seconds_a_poll() -> None:
+    tracker = MemoryPollTracker(max_tracked=2)
+    start = FakeClock().now()
+    assert tracker.poll("g1", start, 5) is None
+    assert [tracker.poll("g1", start, 5) for _ in range(3)] == [10, 15, 20]
+    assert tracker.interval("g1", 5) == 20
+    tracker.poll("g2", start, 5)
+    tracker.poll("g3", start, 5)
+    assert tracker.interval("g1", 5) == 5 and len(tracker) == 2, "the longest-quiet grant was forgotten"
+    tracker.forget("g2")
+    assert len(tracker) == 1
