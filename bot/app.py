@@ -29,6 +29,7 @@ from bot.files.upload import Importer
 from bot.notices import Notifier
 from bot.pages import add_page_routes
 from bot.settings import Settings
+from provisioning.attempts import MemoryAttemptCounter
 from provisioning.clock import Clock, SystemClock
 from provisioning.device_service import DeviceService
 from provisioning.firmware import Catalog
@@ -70,9 +71,10 @@ async def create_app(settings: Settings, *, clock: Clock | None = None) -> web.A
 
 
 def _assemble(settings: Settings, clock: Clock, catalog: Catalog, store: Store) -> web.Application:
+    attempts = MemoryAttemptCounter()  # wrong codes per MAC: counted by the device side, cleared by new codes
     service = ProvisioningService(store, clock, code_ttl=timedelta(hours=settings.code_ttl_hours),
-                                  tenant_name_default=settings.tenant_name)
-    devices = DeviceService(store, catalog, clock, tenant_name_default=settings.tenant_name)
+                                  tenant_name_default=settings.tenant_name, attempts=attempts)
+    devices = DeviceService(store, catalog, clock, tenant_name_default=settings.tenant_name, attempts=attempts)
     channel = BotFrameworkChannel(settings)
     notices = Notifier(channel.sender, service, settings.notify_retry_seconds)
     single_use = SingleUseCards(store, clock)

@@ -14,14 +14,14 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from . import devices as lifecycle
 from ._common import audit_event, tenant_name
+from .attempts import AttemptCounter, MemoryAttemptCounter
 from .audit import Actor
 from .codes import generate_secret, hash_secret, secret_matches, verification_codes_match
 from .devices import Device, DeviceState, SignInGrant
@@ -43,6 +43,7 @@ from .errors import (
 )
 from .firmware import Catalog, FirmwareStatus, FirmwareVerdict
 from .mac import parse_mac
+from .polls import MemoryPollTracker, PollTracker
 
 if TYPE_CHECKING:
     from .clock import Clock
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
 REQUIRED_PROVISION_FIELDS = ("mac", "verification_code", "model", "firmware_version")
 DEVICE_FIELD_MAX_LENGTH = 128  # model, manufacturer, firmware version from a device
 ACCESS_TOKEN_TTL = 3600  # seconds; the simulated sign-in's access token lifetime
-SLOW_DOWN_STEP = 5  # RFC 8628 section 3.5: add 5 s to the interval on slow_down
 LOCKOUT_RETRY_AFTER = 900  # seconds a locked device is told to wait before asking again
 
 _INVALID_CODE = (
@@ -117,13 +117,19 @@ class DeviceService:
         *,
         max_code_attempts: int = 5,
         tenant_name_default: str | None = None,
+        attempts: AttemptCounter | None = None,
+        polls: PollTracker | None = None,
     ) -> None:
+        """`attempts` counts wrong codes per MAC; share it with the `ProvisioningService`,
+        whose new codes clear it (a private `MemoryAttemptCounter` if not given). `polls`
+        keeps the token polls' bookkeeping (a `MemoryPollTracker` if not given)."""
         self._repository = repository
         self._catalog = catalog
         self._clock = clock
         self.max_code_attempts = max_code_attempts
         self.tenant_name_default = tenant_name_default
-        self._unknown_macs = _UnknownMacAttempts(max_code_attempts)
+        self._attempts: AttemptCounter = attempts if attempts is not None else MemoryAttemptCounter()
+        self._polls: PollTracker = polls if polls is not None else MemoryPollTracker()
 
     def parse_request(self, body: Mapping[str, object]) -> ProvisionRequest:
         """A provisioning request (the device's JSON body), checked once and cleaned.
@@ -161,12 +167,12 @@ class DeviceService:
             request.mac, request.code, request.model, request.firmware, request.manufacturer, request.verdict)
         now = self._clock.now()
         candidates = self._devices_with_mac(mac)
-        # Locked if every registration that could take a code is locked (one, normally).
+        # Locked if every registration that could take a code is locked (one, normally), or
+        # if the MAC's wrong codes reached the limit: counted alike for every MAC, registered
+        # or not and in any state, so neither the answers nor their timing say which it is.
         waiting = [d for d in candidates if d.state is DeviceState.WAITING_ON_ACTIVATION]
-        # An unknown MAC locks after as many wrong codes as a registered one, so the answers
-        # never tell a caller which MACs are registered.
-        locked_unknown = not candidates and self._unknown_macs.locked(mac, now)
-        if (waiting and all(d.locked for d in waiting)) or locked_unknown:
+        too_many = self._attempts.failures(mac) >= self.max_code_attempts
+        if (waiting and all(d.locked for d in waiting)) or too_many:
             raise DeviceLocked(
                 "Too many wrong codes were entered on this device, so it is locked. Ask "
                 "your admin to issue a new verification code, then enter that one.",
@@ -185,11 +191,11 @@ class DeviceService:
                 "This device is signed in. Factory reset it (Settings > Device "
                 "administration > Reset) before provisioning it again."
             )
-        if not matches and not candidates:
-            self._unknown_macs.count_failure(mac, now)
-            raise InvalidCode(_INVALID_CODE)
         if not matches:
-            locked_out = await self._count_wrong_code(mac, now)
+            # Counted in memory: a wrong code is never a durable write. Only the attempt that
+            # reaches the limit makes a registered waiting device's lockout durable.
+            count = self._attempts.add_failure(mac)
+            locked_out = await self._lock_out(mac, count, now) if count >= self.max_code_attempts else ()
             raise InvalidCode(_INVALID_CODE, locked_out=locked_out)
         device = matches[0]
         assert device.code is not None
@@ -243,6 +249,8 @@ class DeviceService:
         now = self._clock.now()
         grant = device.sign_in
         live = grant if grant is not None and grant.is_live_at(now) else None
+        if live is not None:  # as slowed down by its polls so far
+            live = replace(live, interval=self._polls.interval(_grant_key(live), live.interval))
         return DeviceView(
             device=device,
             tenant_name=self._shown_name(device.tenant_id),
@@ -276,6 +284,7 @@ class DeviceService:
                 account=signed.account, approved_by=grant.approved_by,
             )
             await repo.commit(save=[signed], audit=[event])
+            self._polls.forget(_grant_key(grant))
             assert signed.account is not None
             return TokenGrant(
                 access_token=generate_secret(),
@@ -283,16 +292,12 @@ class DeviceService:
                 account=signed.account,
                 device=signed,
             )
-        too_soon = grant.last_poll_at is not None and now < grant.last_poll_at + timedelta(
-            seconds=grant.interval
-        )
-        interval = grant.interval + SLOW_DOWN_STEP if too_soon else grant.interval
-        # Poll bookkeeping is not audited: a device polls every few seconds.
-        await repo.commit(save=[lifecycle.with_poll(device, now, interval)])
-        if too_soon:
+        # Poll bookkeeping is kept in memory, never written: a device polls every few seconds.
+        slowed = self._polls.poll(_grant_key(grant), now, grant.interval)
+        if slowed is not None:
             raise SlowDown(
-                f"Polling too fast: wait at least {interval} seconds between requests.",
-                interval=interval,
+                f"Polling too fast: wait at least {slowed} seconds between requests.",
+                interval=slowed,
             )
         raise AuthorizationPending("Waiting for the admin to approve the sign-in.")
 
@@ -319,9 +324,10 @@ class DeviceService:
         found = (self._repository.tenant(t).get(mac) for t in self._repository.tenants_with_mac(mac))
         return [d for d in found if d is not None]
 
-    async def _count_wrong_code(self, mac: str, now: datetime) -> tuple[Device, ...]:
-        """Count a wrong code against every waiting device with this MAC; return those
-        this attempt locked. Each tenant is re-read right before its own commit."""
+    async def _lock_out(self, mac: str, attempts: int, now: datetime) -> tuple[Device, ...]:
+        """Lock every unlocked device waiting on activation with this MAC after `attempts`
+        wrong codes; return them (for the admin's notice). Each tenant is re-read right
+        before its own commit."""
         locked_out: list[Device] = []
         actor = _device_actor(mac)
         for tenant_id in self._repository.tenants_with_mac(mac):
@@ -329,22 +335,13 @@ class DeviceService:
             device = repo.get(mac)
             if device is None or device.locked or device.state is not DeviceState.WAITING_ON_ACTIVATION:
                 continue
-            counted = lifecycle.with_failed_attempt(device, self.max_code_attempts, now)
-            events = [
-                audit_event(
-                    now, tenant_id, actor, "device.code_rejected", mac,
-                    attempts=counted.failed_attempts, max_attempts=self.max_code_attempts,
-                )
-            ]
-            if counted.locked:
-                events.append(
-                    audit_event(
-                        now, tenant_id, actor, "device.locked_out", mac,
-                        attempts=counted.failed_attempts, location=counted.location,
-                    )
-                )
-                locked_out.append(counted)
-            await repo.commit(save=[counted], audit=events)
+            locked = lifecycle.locked_out(device, attempts, now)
+            event = audit_event(
+                now, tenant_id, actor, "device.locked_out", mac,
+                attempts=attempts, max_attempts=self.max_code_attempts, location=locked.location,
+            )
+            locked_out.append(locked)
+            await repo.commit(save=[locked], audit=[event])
         return tuple(locked_out)
 
 
@@ -383,31 +380,12 @@ def _decode_tenant(part: str) -> str | None:
         return None
 
 
+def _grant_key(grant: SignInGrant) -> str:
+    """Names one grant to the poll tracker without handing it the device code itself."""
+    return hash_secret(grant.device_code)
+
+
 def _same_secret(given: object, expected: str) -> bool:
     if not isinstance(given, str) or not given.isascii():
         return False  # the secrets we issue are ASCII; this also keeps undecodable bytes out of encode()
     return hmac.compare_digest(given.encode("ascii"), expected.encode("ascii"))
-
-
-class _UnknownMacAttempts:
-    """Wrong codes for MACs no tenant holds, kept in memory (bounded): such a MAC locks like
-    a registered one and unlocks after `LOCKOUT_RETRY_AFTER`, as nobody can issue it a code."""
-
-    MAX_TRACKED = 100_000
-
-    def __init__(self, max_attempts: int) -> None:
-        self._max_attempts = max_attempts
-        self._failures: OrderedDict[str, tuple[int, datetime]] = OrderedDict()  # mac -> (count, last)
-
-    def locked(self, mac: str, now: datetime) -> bool:
-        count, last = self._failures.get(mac, (0, now))
-        if now - last >= timedelta(seconds=LOCKOUT_RETRY_AFTER):
-            self._failures.pop(mac, None)
-            return False
-        return count >= self._max_attempts
-
-    def count_failure(self, mac: str, now: datetime) -> None:
-        count, _ = self._failures.pop(mac, (0, now))
-        self._failures[mac] = (count + 1, now)
-        if len(self._failures) > self.MAX_TRACKED:
-            self._failures.popitem(last=False)

@@ -100,7 +100,7 @@ class Device:
     manufacturer: str | None = None
     firmware: str | None = None
     code: VerificationCode | None = None
-    failed_attempts: int = 0  # wrong codes since the current code was issued
+    failed_attempts: int = 0  # wrong codes that locked it out (counted in memory until then)
     locked: bool = False  # too many wrong codes: locked until a new code is issued
     device_token_hash: str | None = None  # sha256 hex of the device's bearer secret
     sign_in: SignInGrant | None = None
@@ -168,15 +168,12 @@ def with_code(device: Device, code: VerificationCode, now: datetime, by: str) ->
     )
 
 
-def with_failed_attempt(device: Device, max_attempts: int, now: datetime) -> Device:
-    """Count a wrong code entered on the device; the `max_attempts`-th locks it."""
-    attempts = device.failed_attempts + 1
-    locked = device.locked or attempts >= max_attempts
-    if locked and not device.locked:
-        action, detail = "locked out", f"{attempts} wrong codes; issue a new code"
-    else:
-        action, detail = "wrong code", f"attempt {attempts} of {max_attempts}"
-    return _logged(device, now, action, "device", detail, failed_attempts=attempts, locked=locked)
+def locked_out(device: Device, attempts: int, now: datetime) -> Device:
+    """`attempts` wrong codes were entered on the device: locked until a new code is issued."""
+    return _logged(
+        device, now, "locked out", "device", f"{attempts} wrong codes; issue a new code",
+        failed_attempts=attempts, locked=True,
+    )
 
 
 def provisioned(

@@ -6,6 +6,7 @@ The key order and value forms here are the on-disk format; changing them changes
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -14,10 +15,6 @@ from .devices import Device, DeviceState, HistoryEntry, SignInGrant, Verificatio
 
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
-
-
-def _dt(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
 
 
 def _code_to_doc(code: VerificationCode) -> dict[str, Any]:
@@ -29,12 +26,13 @@ def _code_to_doc(code: VerificationCode) -> dict[str, Any]:
     }
 
 
-def _code_from_doc(doc: dict[str, Any]) -> VerificationCode:
+def _code_from_doc(doc: object) -> VerificationCode:
+    doc = _object(doc, "code")
     return VerificationCode(
-        value=doc["value"],
-        issued_at=datetime.fromisoformat(doc["issued_at"]),
-        expires_at=datetime.fromisoformat(doc["expires_at"]),
-        issued_by=doc["issued_by"],
+        value=_text(doc, "value", "code"),
+        issued_at=_time(doc, "issued_at", "code"),
+        expires_at=_time(doc, "expires_at", "code"),
+        issued_by=_text(doc, "issued_by", "code"),
     )
 
 
@@ -54,19 +52,20 @@ def _grant_to_doc(grant: SignInGrant) -> dict[str, Any]:
     }
 
 
-def _grant_from_doc(doc: dict[str, Any]) -> SignInGrant:
+def _grant_from_doc(doc: object) -> SignInGrant:
+    doc = _object(doc, "sign_in")
     return SignInGrant(
-        device_code=doc["device_code"],
-        user_code=doc["user_code"],
-        started_at=datetime.fromisoformat(doc["started_at"]),
-        expires_at=datetime.fromisoformat(doc["expires_at"]),
-        interval=int(doc["interval"]),
-        started_by=doc["started_by"],
-        account=doc.get("account"),
-        approved_by=doc.get("approved_by"),
-        approved_at=_dt(doc.get("approved_at")),
-        denied=bool(doc.get("denied", False)),
-        last_poll_at=_dt(doc.get("last_poll_at")),
+        device_code=_text(doc, "device_code", "sign_in"),
+        user_code=_text(doc, "user_code", "sign_in"),
+        started_at=_time(doc, "started_at", "sign_in"),
+        expires_at=_time(doc, "expires_at", "sign_in"),
+        interval=_int(doc, "interval", "sign_in"),
+        started_by=_text(doc, "started_by", "sign_in"),
+        account=_optional_text(doc, "account", "sign_in"),
+        approved_by=_optional_text(doc, "approved_by", "sign_in"),
+        approved_at=_optional_time(doc, "approved_at", "sign_in"),
+        denied=_bool(doc, "denied", "sign_in"),
+        last_poll_at=_optional_time(doc, "last_poll_at", "sign_in"),
     )
 
 
@@ -97,34 +96,151 @@ def device_to_doc(device: Device) -> dict[str, Any]:
 
 
 def device_from_doc(doc: dict[str, Any]) -> Device:
-    """The device a `device_to_doc` dict describes."""
-    # Optional keys use .get so documents written before a field existed still load.
+    """The device a `device_to_doc` dict describes.
+
+    Raises `InvalidDocument` naming the field when the dict describes no device: a field
+    missing or of the wrong type, a state that is not a `DeviceState`, a MAC that is not
+    canonical, a time that is not an ISO 8601 time with its offset. Values are not quoted
+    in the message (a code or a device code may be among them), except the state and MAC.
+    """
+    # Optional keys may be absent, so documents written before a field existed still load.
+    doc = _object(doc, "the device document")
     code = doc.get("code")
     grant = doc.get("sign_in")
+    history = doc.get("history", [])
+    if not isinstance(history, list):
+        raise InvalidDocument(f"history is {_kind(history)}, not a list")
     return Device(
-        tenant_id=doc["tenant_id"],
-        mac=doc["mac"],
-        location=doc["location"],
-        state=DeviceState(doc["state"]),
-        created_at=datetime.fromisoformat(doc["created_at"]),
-        updated_at=datetime.fromisoformat(doc["updated_at"]),
-        model=doc.get("model"),
-        manufacturer=doc.get("manufacturer"),
-        firmware=doc.get("firmware"),
+        tenant_id=_text(doc, "tenant_id"),
+        mac=_mac(doc),
+        location=_text(doc, "location"),
+        state=_state(doc),
+        created_at=_time(doc, "created_at"),
+        updated_at=_time(doc, "updated_at"),
+        model=_optional_text(doc, "model"),
+        manufacturer=_optional_text(doc, "manufacturer"),
+        firmware=_optional_text(doc, "firmware"),
         code=None if code is None else _code_from_doc(code),
-        failed_attempts=int(doc.get("failed_attempts", 0)),
-        locked=bool(doc.get("locked", False)),
-        device_token_hash=doc.get("device_token_hash"),
+        failed_attempts=_int(doc, "failed_attempts", default=0),
+        locked=_bool(doc, "locked"),
+        device_token_hash=_optional_text(doc, "device_token_hash"),
         sign_in=None if grant is None else _grant_from_doc(grant),
-        account=doc.get("account"),
-        signed_in_at=_dt(doc.get("signed_in_at")),
-        history=tuple(
-            HistoryEntry(
-                at=datetime.fromisoformat(h["at"]),
-                action=h["action"],
-                actor=h["actor"],
-                detail=h.get("detail", ""),
-            )
-            for h in doc.get("history", ())
-        ),
+        account=_optional_text(doc, "account"),
+        signed_in_at=_optional_time(doc, "signed_in_at"),
+        history=tuple(_history_entry(h) for h in history),
     )
+
+
+class InvalidDocument(ValueError):
+    """A stored dict that describes no device; the message says which field and why."""
+
+
+_STATES = {state.value: state for state in DeviceState}
+_MISSING = object()
+_CANONICAL_MAC = re.compile(r"[0-9A-F]{2}(?:-[0-9A-F]{2}){5}")  # as `mac.parse_mac` writes it
+
+
+def _history_entry(doc: object) -> HistoryEntry:
+    entry = _object(doc, "a history entry")
+    detail = entry.get("detail", "")
+    if not isinstance(detail, str):
+        raise InvalidDocument(f"history.detail is {_kind(detail)}, not text")
+    return HistoryEntry(
+        at=_time(entry, "at", "history"),
+        action=_text(entry, "action", "history"),
+        actor=_text(entry, "actor", "history"),
+        detail=detail,
+    )
+
+
+def _object(value: object, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidDocument(f"{what} is {_kind(value)}, not an object")
+    return value
+
+
+def _field(doc: dict[str, Any], name: str, within: str) -> object:
+    value = doc.get(name, _MISSING)
+    if value is _MISSING:
+        raise InvalidDocument(f"{_named(name, within)} is missing")
+    return value
+
+
+def _text(doc: dict[str, Any], name: str, within: str = "") -> str:
+    value = _field(doc, name, within)
+    if not isinstance(value, str):
+        raise InvalidDocument(f"{_named(name, within)} is {_kind(value)}, not text")
+    return value
+
+
+def _optional_text(doc: dict[str, Any], name: str, within: str = "") -> str | None:
+    value = doc.get(name)
+    if value is not None and not isinstance(value, str):
+        raise InvalidDocument(f"{_named(name, within)} is {_kind(value)}, not text or null")
+    return value
+
+
+def _int(doc: dict[str, Any], name: str, within: str = "", default: int | None = None) -> int:
+    value = doc.get(name, default) if default is not None else _field(doc, name, within)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise InvalidDocument(f"{_named(name, within)} is {_kind(value)}, not a whole number of at least 0")
+    return value
+
+
+def _bool(doc: dict[str, Any], name: str, within: str = "") -> bool:
+    value = doc.get(name, False)
+    if not isinstance(value, bool):
+        raise InvalidDocument(f"{_named(name, within)} is {_kind(value)}, not true or false")
+    return value
+
+
+def _time(doc: dict[str, Any], name: str, within: str = "") -> datetime:
+    moment = _optional_time(doc, name, within) if _field(doc, name, within) is not None else None
+    if moment is None:
+        raise InvalidDocument(f"{_named(name, within)} is null, not a time")
+    return moment
+
+
+def _optional_time(doc: dict[str, Any], name: str, within: str = "") -> datetime | None:
+    value = doc.get(name)
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise InvalidDocument(f"{_named(name, within)} is not an ISO 8601 time with its UTC offset")
+    return moment
+
+
+def _state(doc: dict[str, Any]) -> DeviceState:
+    value = _field(doc, "state", "")
+    state = _STATES.get(value) if isinstance(value, str) else None
+    if state is None:
+        shown = _shown(value)
+        raise InvalidDocument(f"state {shown} is not one of {', '.join(_STATES)}")
+    return state
+
+
+def _mac(doc: dict[str, Any]) -> str:
+    value = _text(doc, "mac")
+    if not _CANONICAL_MAC.fullmatch(value):
+        raise InvalidDocument(f"mac {_shown(value)} is not a MAC ID in the stored form AA-BB-CC-DD-EE-FF")
+    return value
+
+
+def _named(name: str, within: str) -> str:
+    return f"{within}.{name}" if within else name
+
+
+def _kind(value: object) -> str:
+    return "null" if value is None else f"a JSON {_JSON_KINDS.get(type(value), type(value).__name__)}"
+
+
+_JSON_KINDS = {str: "string", int: "number", float: "number", bool: "boolean", list: "array", dict: "object"}
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -8,7 +8,7 @@ What a device itself asks (provision, token polls, factory reset) is `device_ser
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -31,6 +31,7 @@ from .errors import (
 from .mac import parse_mac
 
 if TYPE_CHECKING:
+    from .attempts import AttemptCounter
     from .clock import Clock
     from .repository import Repository, TenantRepository
 
@@ -97,13 +98,16 @@ class ProvisioningService:
         grant_ttl: timedelta = timedelta(minutes=15),
         poll_interval: int = 5,
         tenant_name_default: str | None = None,
+        attempts: AttemptCounter | None = None,
     ) -> None:
+        """`attempts` is the `DeviceService`'s wrong-code counter: a new code clears its MAC."""
         self._repository = repository
         self._clock = clock
         self.code_ttl = code_ttl
         self.grant_ttl = grant_ttl
         self.poll_interval = poll_interval
         self.tenant_name_default = tenant_name_default
+        self._attempts = attempts
 
     # --- admin side: reads -------------------------------------------------------------
 
@@ -218,6 +222,7 @@ class ProvisioningService:
             unlocked=before.locked,
         )
         await repo.commit(save=[device], audit=[event])
+        self._clear_attempts([mac])
         return device
 
     async def issue_codes_for_all(self, tenant_id: str, actor: Actor) -> list[Device]:
@@ -238,6 +243,7 @@ class ProvisioningService:
             expires_at=(now + self.code_ttl).isoformat(),
         )
         await repo.commit(save=issued, audit=[event])
+        self._clear_attempts(d.mac for d in issued)
         return _by_location(issued)
 
     async def remove_device(
@@ -346,6 +352,12 @@ class ProvisioningService:
         if device is None:
             raise DeviceNotFound(f"{mac} is not one of this tenant's devices. Add it first.")
         return device
+
+    def _clear_attempts(self, macs: Iterable[str]) -> None:
+        """A new code ends a lockout: the wrong codes counted against these MACs are forgotten."""
+        if self._attempts is not None:
+            for mac in macs:
+                self._attempts.clear(mac)
 
     def _new_code(self, now: datetime, actor: Actor) -> VerificationCode:
         return VerificationCode(

@@ -29,7 +29,8 @@ def _record_key(doc: Doc) -> tuple[str, str]:
 
 
 TABLES = (
-    TableSpec(DEVICES, key_of=lambda doc: doc["mac"]),
+    # A device document that does not decode stops the start-up (see `TenantTables.load`).
+    TableSpec(DEVICES, key_of=lambda doc: doc["mac"], check=device_from_doc),
     TableSpec(RECORDS, key_of=_record_key),
 )
 

@@ -32,7 +32,7 @@ import orjson
 
 from storage import audit_log, journal
 from storage.atomic import ENCODE_CHUNK, truncate_file
-from storage.errors import InvalidCommit, StoreClosed, StoreWriteFailed
+from storage.errors import InvalidCommit, StoreClosed, StoreWriteFailed, write_failure_reason
 from storage.tables import META_DOC_ID, META_TABLE, Change, Doc, FilesAtOpen, TenantTables, Undo
 
 log = logging.getLogger(__name__)
@@ -256,7 +256,8 @@ class GroupCommitWriter:
             self._tables.undo(staged.undo)
         error = StoreWriteFailed(
             f"The change could not be saved to {path} ({exc!r}); nothing of it was kept. "
-            "Check free disk space and permissions of the data directory, then try again."
+            "Check free disk space and permissions of the data directory, then try again.",
+            reason=write_failure_reason(exc),
         )
         for staged in staged_list:
             if not staged.future.done():

@@ -45,10 +45,12 @@ Listener = Callable[[str, Key, Doc | None, Doc | None], None]
 
 @dataclass(frozen=True)
 class TableSpec:
-    """A table of the tenant file and how to find a document's key inside it."""
+    """A table of the tenant file, how to find a document's key inside it, and optionally
+    how to check a loaded document: `check` raises `ValueError` saying what is wrong."""
 
     name: str
     key_of: Callable[[Doc], Key]
+    check: Callable[[Doc], object] | None = None
 
 
 @dataclass
@@ -123,6 +125,7 @@ class TenantTables:
             committed_audit = audit_size if isinstance(audit_size, int) else None
             checkpoint_size = self.path.stat().st_size
         scan, batch = self._replay(batch)
+        self._check_documents()
         if scan.records and scan.records[-1].batch == batch:
             committed_audit = scan.records[-1].audit_size
         if scan.size > scan.valid_end:
@@ -164,6 +167,19 @@ class TenantTables:
             highest = max(highest, number)
         table.next_id = highest + 1
         return table
+
+    def _check_documents(self) -> None:
+        """Every document as loaded (checkpoint and journal together) passes its table's check."""
+        for table in self._tables.values():
+            check = table.spec.check
+            if check is None:
+                continue
+            rows = table.rows
+            for key, doc_id in table.ids.items():
+                try:
+                    check(rows[doc_id])
+                except ValueError as exc:
+                    self.raise_corrupt(f"{table.spec.name} document {doc_id} ({key}) is not valid: {exc}")
 
     def _replay(self, checkpoint_batch: int) -> tuple[journal.Scan, int]:
         """Apply the journal's batches newer than the checkpoint, in order; return the

@@ -5,7 +5,8 @@ Typed commands, card buttons, uploads and file consent answers all pass here. In
 the conversation must name a tenant the store can keep; an admin-only interaction needs
 an admin; one that shows secrets needs a one-to-one chat. While it runs, a refusal the
 user can act on (a domain rule, a bad argument, a forged card field, a refused file)
-becomes that message; anything else propagates to the turn's error handler (an apology
+becomes that message, and a change the store could not save (disk full, read-only...)
+says that nothing was saved and why; anything else propagates to the turn's error handler (an apology
 with an error id). A new interaction gets all of this by being declared.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ from bot.chat.interactions import CardAction, Command, Declaration, Refused, Usa
 from bot.chat.markdown import code, literal
 from bot.chat.turn import ChatTurn
 from provisioning.errors import ProvisioningError
+from storage import StoreClosed, StoreError, StoreWriteFailed
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,20 @@ class Gate:
             await turn.say(refused.message)
         except ProvisioningError as refusal:  # plain text from the rules, often quoting what was typed
             await turn.say(literal(refusal.message))
+        except StoreError as failure:  # the store rolled the change back: say so, and why
+            log.error("%s by %s in tenant %s: nothing saved: %s",
+                      describe(declared), speaker.user_id, speaker.tenant_id, failure.message)
+            await turn.say(_not_saved(failure))
+
+
+def _not_saved(failure: StoreError) -> str:
+    if isinstance(failure, StoreWriteFailed):
+        why = f"the store could not be written ({failure.reason})"
+    elif isinstance(failure, StoreClosed):
+        why = "the bot is shutting down"
+    else:
+        why = "the store refused the change"
+    return f"Nothing was saved: {why}. Try again later; if it keeps happening, tell the bot's operator."
 
 
 def _what(declared: Declaration) -> str:

@@ -7,6 +7,7 @@ section 3.5. Nothing here logs a verification code or a token.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -37,7 +38,9 @@ def add_device_routes(router: web.UrlDispatcher, api: DeviceApi) -> None:
 
 def answer_failures(handler: Handler) -> Handler:
     """Handlers raise; this answers. A refusal is its own answer (`refusal_response`); a
-    store that can't write (disk full, shutting down) is a 503 the device retries, not a 500."""
+    store that can't write (disk full, shutting down) is a 503 the device retries, not a 500.
+    Anything else is a bug: its traceback is logged under an error id, and the device gets
+    a 503 quoting that id (never the error itself), so no device request ends in a bare 500."""
 
     async def answered(request: web.Request) -> web.Response:
         try:
@@ -48,6 +51,14 @@ def answer_failures(handler: Handler) -> Handler:
             log.error("device API: %s failed: %s", request.path, type(failure).__name__)
             return error(503, "temporarily_unavailable", "The service can't save right now. Try again in a minute.",
                          headers={"Retry-After": "60"})
+        except web.HTTPException:
+            raise  # aiohttp's own answers (a body over the size limit...) are answers already
+        except Exception:
+            error_id = secrets.token_hex(4)
+            log.exception("device API: %s failed unexpectedly (error id %s)", request.path, error_id)
+            return error(503, "temporarily_unavailable",
+                         f"Something went wrong on the service (error id {error_id}). Try again in a minute; "
+                         "if it keeps happening, give your admin this error id.", headers={"Retry-After": "60"})
 
     return answered
 

@@ -358,3 +358,87 @@ async def test_unknown_and_registered_macs_lock_alike(chat: ChatDriver) -> None:
         statuses = [(await provision(chat, wrong, mac=mac)).status for _ in range(6)]
         answers[mac] = statuses
     assert answers[MAC] == answers["02-11-22-33-44-55"] == [401] * 5 + [429]
+
+
+@pytest.mark.parametrize("endpoint", ["provision", "me", "token", "factory-reset"])
+async def test_an_unexpected_failure_is_a_503_with_an_error_id_never_a_bare_500(
+        chat: ChatDriver, caplog, monkeypatch: pytest.MonkeyPatch, endpoint: str) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("internal detail 123412341234")
+
+    devices = chat.services.devices
+    for name in ("provision", "device_view", "poll_token", "factory_reset"):
+        monkeypatch.setattr(devices, name, broken)
+    await chat.say(f"add {MAC}")
+    await chat.say(f"code {MAC}")
+    token = "dGVzdA.00-1A-2B-3C-4D-5E.secret"
+    requests = {
+        "provision": lambda: provision(chat, code_of(chat)),
+        "me": lambda: chat.client.get("/api/devices/me", headers=auth(token)),
+        "token": lambda: chat.client.post("/api/devices/token", headers=auth(token),
+                                          json={"grant_type": GRANT, "device_code": "x"}),
+        "factory-reset": lambda: chat.client.post("/api/devices/factory-reset", headers=auth(token)),
+    }
+    with caplog.at_level(logging.ERROR):
+        response = await requests[endpoint]()
+    payload = await response.json()
+    assert response.status == 503 and response.headers["Retry-After"] == "60"
+    assert payload["error"] == "temporarily_unavailable" and "internal detail" not in payload["message"]
+    error_id = payload["message"].split("error id ")[1].split(")")[0]
+    assert f"error id {error_id}" in caplog.text and "RuntimeError: internal detail" in caplog.text
+
+
+def store_bytes(chat: ChatDriver) -> int:
+    """The size of every file in the data directory (TinyDB files, journals, audit logs)."""
+    return sum(path.stat().st_size for path in chat.services.store.directory.iterdir() if path.is_file())
+
+
+async def test_a_provisioned_mac_locks_like_an_unknown_one_and_wrong_codes_write_nothing(chat: ChatDriver) -> None:
+    await ready_device(chat)  # MAC is now waiting for sign in
+    answers = {}
+    for mac in (MAC, "02-11-22-33-44-55"):
+        before = store_bytes(chat)
+        responses = [await provision(chat, "000011112222", mac=mac) for _ in range(6)]
+        answers[mac] = [(r.status, (await r.json())["error"]) for r in responses]
+        assert store_bytes(chat) == before, f"wrong codes for {mac} were written to the store"
+    assert answers[MAC] == answers["02-11-22-33-44-55"] == [(401, "invalid_code")] * 5 + [(429, "too_many_attempts")]
+
+
+async def test_token_polls_write_nothing_and_only_the_sign_in_is_durable(chat: ChatDriver, clock: FakeClock) -> None:
+    import shutil
+
+    from storage import open_store
+
+    token = await ready_device(chat)
+    card = cards_in(await chat.say(f"signin {MAC}"))[0]
+    me = await (await chat.client.get("/api/devices/me", headers=auth(token))).json()
+    poll = {"grant_type": GRANT, "device_code": me["sign_in"]["device_code"]}
+    before = store_bytes(chat)
+    answers = []
+    for _ in range(100):  # at the interval
+        clock.advance(seconds=5)
+        answers.append(await poll_error(chat, poll, token))
+    assert answers == ["authorization_pending"] * 100
+    intervals = []
+    for _ in range(100):  # as fast as it can: each one is slowed down by 5 s more
+        response = await chat.client.post("/api/devices/token", json=poll, headers=auth(token))
+        payload = await response.json()
+        assert (response.status, payload["error"]) == (400, "slow_down")
+        intervals.append(payload["interval"])
+    assert intervals == list(range(10, 510, 5))
+    assert store_bytes(chat) == before, "200 token polls wrote to the store"
+    me = await (await chat.client.get("/api/devices/me", headers=auth(token))).json()
+    assert me["sign_in"]["interval"] == 505
+
+    await chat.submit(submit_data(card, "sign_in_approve") | {"account": "a@contoso.com"})
+    clock.advance(seconds=5)  # the grant (15 min) would expire before 505 s more: collected at once
+    response = await chat.client.post("/api/devices/token", json=poll, headers=auth(token))
+    assert response.status == 200 and (await response.json())["account"] == "a@contoso.com"
+    copy = chat.services.store.directory.parent / "reopened"
+    shutil.copytree(chat.services.store.directory, copy)  # as a kill -9 would leave it
+    reopened = await open_store(copy)
+    try:
+        device = reopened.tenant("local").get(MAC)
+        assert device is not None and (device.state.value, device.account) == ("signed_in", "a@contoso.com")
+    finally:
+        await reopened.close()

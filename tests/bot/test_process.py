@@ -126,3 +126,28 @@ async def test_a_kill_9_mid_write_keeps_every_acknowledged_device(tmp_path: Path
         again.send_signal(signal.SIGTERM)
         again.communicate(timeout=20)
     assert missing == []
+
+
+async def test_a_store_with_a_device_in_an_unknown_state_does_not_start(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from provisioning.devices import new_device
+    from storage import open_store
+
+    mac = "00-1A-2B-3C-4D-5E"
+    store = await open_store(tmp_path / "data")
+    await store.tenant("local").commit(save=[new_device("local", mac, "Lobby", datetime.now(UTC), "Ada")])
+    await store.close()
+    (path,) = (tmp_path / "data").glob("tenant-*.json")
+    data = json.loads(path.read_text())
+    (doc,) = data["devices"].values()
+    doc["state"] = "bogus_state"
+    path.write_text(json.dumps(data))
+    content = path.read_bytes()
+
+    service = start(tmp_path / "data", free_port())
+    output, _ = service.communicate(timeout=20)
+    assert service.returncode == 2, output
+    assert str(path) in output and mac in output and "'bogus_state' is not one of" in output
+    assert "did not start" in output and "Traceback" not in output
+    assert path.read_bytes() == content

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from provisioning.attempts import MemoryAttemptCounter
 from provisioning.audit import Actor, AuditEvent
 from provisioning.clock import FakeClock
 from provisioning.device_service import DeviceService, ProvisionResult
@@ -132,13 +133,21 @@ def catalog() -> Catalog:
 
 
 @pytest.fixture
-def service(recorder: RecordingRepository, clock: FakeClock) -> ProvisioningService:
-    return ProvisioningService(recorder, clock, tenant_name_default="Contoso")
+def attempts() -> MemoryAttemptCounter:
+    """The wrong-code counter both services share, as the app wires them."""
+    return MemoryAttemptCounter()
 
 
 @pytest.fixture
-def devices(recorder: RecordingRepository, catalog: Catalog, clock: FakeClock) -> DeviceService:
-    return DeviceService(recorder, catalog, clock, tenant_name_default="Contoso")
+def service(recorder: RecordingRepository, clock: FakeClock, attempts: MemoryAttemptCounter) -> ProvisioningService:
+    return ProvisioningService(recorder, clock, tenant_name_default="Contoso", attempts=attempts)
+
+
+@pytest.fixture
+def devices(
+    recorder: RecordingRepository, catalog: Catalog, clock: FakeClock, attempts: MemoryAttemptCounter
+) -> DeviceService:
+    return DeviceService(recorder, catalog, clock, tenant_name_default="Contoso", attempts=attempts)
 
 
 async def provision_with(

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from provisioning.attempts import MemoryAttemptCounter
 from provisioning.clock import FakeClock
 from provisioning.device_service import DeviceService, ProvisionResult
 from provisioning.devices import DeviceState
@@ -26,6 +27,7 @@ from provisioning.errors import (
     SlowDown,
     TransitionRefused,
 )
+from provisioning.polls import MemoryPollTracker
 from provisioning.service import ProvisioningService
 
 from .conftest import (
@@ -154,7 +156,8 @@ async def test_audit_never_holds_a_code_or_token(
             await provision_with(devices, MAC, "999988887777", MODEL, GOOD_FIRMWARE)
     secrets.append("999988887777")
 
-    assert len(recorder.events) >= 12
+    # Wrong codes are counted in memory; only the lockout is an audit event.
+    assert len(recorder.events) >= 9 and recorder.actions()[-1] == "device.locked_out"
     for event in recorder.events:
         text = json.dumps(event.to_doc())
         for secret in secrets:
@@ -511,3 +514,73 @@ async def test_concurrent_wrong_codes_are_each_counted_and_lock_once(
     device = service.get_device(TENANT, MAC)
     assert (device.failed_attempts, device.locked) == (5, True)
     assert recorder.actions().count("device.locked_out") == 1
+
+
+async def test_wrong_codes_are_counted_alike_for_every_mac_and_only_a_lockout_is_written(
+    service: ProvisioningService, devices: DeviceService, recorder: RecordingRepository
+) -> None:
+    await added_with_code(service)  # waiting on activation
+    token = (await provision_with(devices, "00-15-65-AA-BB-02", await added_with_code(service, "00-15-65-AA-BB-02"),
+                                  MODEL, GOOD_FIRMWARE)).device_token
+    assert devices.device_for_token(token).state is DeviceState.WAITING_FOR_SIGN_IN
+    answers: dict[str, list[str]] = {}
+    writes: dict[str, int] = {}
+    for mac in (MAC, "00-15-65-AA-BB-02", "00-15-65-AA-BB-03"):  # waiting, provisioned, unknown
+        commits = len(recorder.commits)
+        answers[mac] = []
+        for _ in range(6):
+            try:
+                await provision_with(devices, mac, "000011112222", MODEL, GOOD_FIRMWARE)
+            except (InvalidCode, DeviceLocked) as refused:
+                answers[mac].append(refused.error)
+        writes[mac] = len(recorder.commits) - commits
+    assert list(answers.values()) == [["invalid_code"] * 5 + ["too_many_attempts"]] * 3
+    # The waiting device's lockout is made durable once (for its admin); no wrong code is.
+    assert writes == {MAC: 1, "00-15-65-AA-BB-02": 0, "00-15-65-AA-BB-03": 0}
+    assert recorder.commits[-1]["audit"][0].action == "device.locked_out"
+
+
+async def test_a_new_code_clears_the_count_of_wrong_codes(
+    service: ProvisioningService, devices: DeviceService
+) -> None:
+    await added_with_code(service)
+    for _ in range(4):
+        with pytest.raises(InvalidCode):
+            await provision_with(devices, MAC, "000011112222", MODEL, GOOD_FIRMWARE)
+    await service.issue_code(TENANT, ADMIN, MAC)
+    for _ in range(4):
+        with pytest.raises(InvalidCode) as wrong:
+            await provision_with(devices, MAC, "000011112222", MODEL, GOOD_FIRMWARE)
+        assert wrong.value.locked_out == ()
+
+    unknown = "00-15-65-AA-BB-09"  # locked before anyone added it; adding and a code open it
+    for _ in range(5):
+        with pytest.raises(InvalidCode):
+            await provision_with(devices, unknown, "000011112222", MODEL, GOOD_FIRMWARE)
+    with pytest.raises(DeviceLocked):
+        await provision_with(devices, unknown, "000011112222", MODEL, GOOD_FIRMWARE)
+    code = await added_with_code(service, unknown)
+    assert (await provision_with(devices, unknown, code, MODEL, GOOD_FIRMWARE)).device.mac == unknown
+
+
+def test_the_memory_counter_is_bounded_forgetting_the_longest_quiet_mac() -> None:
+    counter = MemoryAttemptCounter(max_tracked=3)
+    for mac in ("a", "b", "c", "a", "d"):
+        counter.add_failure(mac)
+    assert len(counter) == 3 and counter.failures("b") == 0
+    assert (counter.failures("a"), counter.failures("c"), counter.failures("d")) == (2, 1, 1)
+    counter.clear("a")
+    assert counter.failures("a") == 0
+
+
+def test_the_poll_tracker_is_bounded_and_slows_down_by_five_seconds_a_poll() -> None:
+    tracker = MemoryPollTracker(max_tracked=2)
+    start = FakeClock().now()
+    assert tracker.poll("g1", start, 5) is None
+    assert [tracker.poll("g1", start, 5) for _ in range(3)] == [10, 15, 20]
+    assert tracker.interval("g1", 5) == 20
+    tracker.poll("g2", start, 5)
+    tracker.poll("g3", start, 5)
+    assert tracker.interval("g1", 5) == 5 and len(tracker) == 2, "the longest-quiet grant was forgotten"
+    tracker.forget("g2")
+    assert len(tracker) == 1

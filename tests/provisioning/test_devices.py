@@ -17,7 +17,7 @@ from provisioning.devices import (
     VerificationCode,
     parse_account,
 )
-from provisioning.documents import device_from_doc, device_to_doc
+from provisioning.documents import InvalidDocument, device_from_doc, device_to_doc
 from provisioning.errors import InvalidAccount, TransitionRefused
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -82,8 +82,7 @@ def test_new_device_waits_on_activation_without_code() -> None:
 def test_with_code_voids_the_old_code_and_ends_a_lockout() -> None:
     first = with_code()
     locked = first
-    for _ in range(5):
-        locked = lc.with_failed_attempt(locked, 5, T0)
+    locked = lc.locked_out(locked, 5, T0)
     assert locked.locked and locked.failed_attempts == 5
     later = T0 + timedelta(hours=1)
     second = lc.with_code(locked, code(later, "999999999999"), later, "Ada")
@@ -105,14 +104,11 @@ def test_with_code_refused_once_provisioned(state: DeviceState) -> None:
         assert "already provisioned" in refused.value.message
 
 
-def test_failed_attempts_lock_at_the_maximum() -> None:
-    device = with_code()
-    for attempt in range(1, 5):
-        device = lc.with_failed_attempt(device, 5, T0)
-        assert (device.failed_attempts, device.locked) == (attempt, False)
-    device = lc.with_failed_attempt(device, 5, T0)
-    assert device.locked
-    assert device.history[-1].action == "locked out"
+def test_a_lockout_records_the_attempts_and_ends_only_with_a_new_code() -> None:
+    device = lc.locked_out(with_code(), 5, T0)
+    assert (device.failed_attempts, device.locked) == (5, True)
+    assert (device.history[-1].action, device.history[-1].detail) == ("locked out", "5 wrong codes; issue a new code")
+    assert not device.has_usable_code(T0)
 
 
 def test_provisioned_spends_the_code_and_records_hardware() -> None:
@@ -301,6 +297,59 @@ def test_the_document_format_is_pinned_key_for_key() -> None:
         '{"at": "2026-11-27T09:00:00+00:00", "action": "sign-in approved", "actor": "Ada", '
         '"detail": "for room1@contoso.com"}]}'
     )
+
+
+def _broken(path: str, value: object) -> dict:
+    """The document of an approved device with one field (`a.b` for nested) set to `value`
+    (or removed, for `...`)."""
+    doc = json.loads(json.dumps(device_to_doc(approved())))
+    *outer, name = path.split(".")
+    target = doc
+    for part in outer:
+        target = target[part] if not isinstance(target, list) else target[int(part)]
+    if value is ...:
+        del target[name]
+    else:
+        target[name] = value
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "reason"),
+    [
+        ("state", "bogus_state", "state 'bogus_state' is not one of waiting_on_activation, waiting_for_sign_in"),
+        ("state", None, "state None is not one of"),
+        ("mac", "00:15:65:aa:bb:01", "mac '00:15:65:aa:bb:01' is not a MAC ID in the stored form"),
+        ("mac", ..., "mac is missing"),
+        ("location", 42, "location is a JSON number, not text"),
+        ("tenant_id", None, "tenant_id is null, not text"),
+        ("created_at", "yesterday", "created_at is not an ISO 8601 time"),
+        ("updated_at", "2026-11-27T09:00:00", "updated_at is not an ISO 8601 time with its UTC offset"),
+        ("model", ["MP56"], "model is a JSON array, not text or null"),
+        ("failed_attempts", "3", "failed_attempts is a JSON string, not a whole number"),
+        ("locked", "no", "locked is a JSON string, not true or false"),
+        ("sign_in", "pending", "sign_in is a JSON string, not an object"),
+        ("sign_in.device_code", 7, "sign_in.device_code is a JSON number, not text"),
+        ("sign_in.interval", 5.5, "sign_in.interval is a JSON number, not a whole number"),
+        ("history", {}, "history is a JSON object, not a list"),
+        ("history.0.at", None, "history.at is null, not a time"),
+    ],
+)
+def test_a_document_that_describes_no_device_is_refused_naming_the_field(path: str, value: object, reason: str) -> None:
+    with pytest.raises(InvalidDocument) as refused:
+        device_from_doc(_broken(path, value))
+    assert reason in str(refused.value)
+
+
+def test_a_refused_document_never_quotes_a_secret() -> None:
+    doc = _broken("sign_in.expires_at", "dc-secret")  # a secret where a time should be
+    doc["code"] = {"value": 123456789012, "issued_at": "x", "expires_at": "x", "issued_by": "a"}
+    with pytest.raises(InvalidDocument) as refused:
+        device_from_doc(doc)
+    assert str(refused.value) == "code.value is a JSON number, not text"
+    with pytest.raises(InvalidDocument) as refused:
+        device_from_doc(_broken("sign_in.expires_at", "dc-secret"))
+    assert "dc-secret" not in str(refused.value)
 
 
 def test_audit_event_document_round_trips() -> None:

@@ -80,6 +80,7 @@ async def test_a_failed_flush_rolls_back_and_tells_the_waiter(store: Store, monk
             records={("k", "1"): {"v": 1}},
         )
     assert "No space left" in failed.value.message and "disk space" in failed.value.message
+    assert failed.value.reason == "the disk is full"
     assert repo.get(mac(1)) == original and repo.get(mac(2)) is None
     assert repo.get_record("k", "1") is None
     assert store.tenants_with_mac(mac(2)) == []
@@ -247,6 +248,46 @@ async def test_an_unreadable_store_file_stops_the_start_and_is_left_untouched(
     path.rename(path.with_name(path.name + ".broken"))
     reopened = await open_store(store.directory)
     await reopened.close()
+
+
+async def test_a_device_document_that_describes_no_device_stops_the_start_and_is_left_untouched(
+    store: Store,
+) -> None:
+    await store.tenant(TENANT).commit(save=[device(TENANT, 1), device(TENANT, 2)])
+    await store.close()
+    path = only(store.directory, "tenant-*.json")
+    data = orjson.loads(path.read_bytes())
+    doc_id, doc = next((i, d) for i, d in data["devices"].items() if d["mac"] == mac(2))
+    doc["state"] = "bogus_state"
+    content = orjson.dumps(data)
+    path.write_bytes(content)
+    before = path.stat()
+
+    with pytest.raises(StoreCorrupt) as refused:
+        await open_store(store.directory)
+    message = refused.value.message
+    assert refused.value.path == str(path) and str(path) in message
+    assert f"devices document {doc_id} ({mac(2)})" in message and "state 'bogus_state' is not one of" in message
+    assert f"mv '{path}' '{path}.broken'" in message
+    assert path.read_bytes() == content and path.stat().st_mtime_ns == before.st_mtime_ns
+
+
+async def test_a_device_document_from_the_journal_is_checked_too(store: Store) -> None:
+    repo = store.tenant(TENANT)
+    await repo.commit(save=[device(TENANT, 1)])
+    await repo.commit(save=[moved(stored(repo, mac(1)), "journalled")])
+    copy_dir = crash_copy(store, store.directory.parent / "copy")
+    wal = only(copy_dir, "tenant-*.wal")
+    [record] = journal.scan(wal).records
+    [[table, key, doc]] = record.changes
+    doc["location"] = 42
+    wal.write_bytes(journal.encode_record(record.batch, record.audit_size, [[table, key, doc]]))
+    content = wal.read_bytes()
+
+    with pytest.raises(StoreCorrupt) as refused:
+        await open_store(copy_dir)
+    assert f"({mac(1)}) is not valid: location is a JSON number, not text" in refused.value.message
+    assert wal.read_bytes() == content
 
 
 async def test_a_file_from_a_newer_version_is_refused(store: Store) -> None:
