@@ -89,6 +89,8 @@ def device_to_doc(device: Device) -> dict[str, Any]:
         "sign_in": None if device.sign_in is None else _grant_to_doc(device.sign_in),
         "account": device.account,
         "signed_in_at": _iso(device.signed_in_at),
+        "session_id": device.session_id,
+        "access_token_hash": device.access_token_hash,
         "history": [
             {"at": h.at.isoformat(), "action": h.action, "actor": h.actor, "detail": h.detail}
             for h in device.history
@@ -118,6 +120,8 @@ def device_from_doc(doc: dict[str, Any]) -> Device:
         sign_in=None if grant is None else _grant_from_doc(grant),
         account=doc.get("account"),
         signed_in_at=_dt(doc.get("signed_in_at")),
+        session_id=doc.get("session_id"),
+        access_token_hash=doc.get("access_token_hash"),
         history=tuple(
             HistoryEntry(
                 at=datetime.fromisoformat(h["at"]),
