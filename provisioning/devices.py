@@ -68,6 +68,7 @@ class SignInGrant:
     approved_at: datetime | None = None
     denied: bool = False
     last_poll_at: datetime | None = None
+    session_id: str | None = None  # the session the approval opens, once the device collects it
 
     def is_expired_at(self, now: datetime) -> bool:
         return now >= self.expires_at
@@ -266,15 +267,19 @@ def start_sign_in(device: Device, grant: SignInGrant, now: datetime, by: str) ->
     )
 
 
-def approve(device: Device, account: str, approver: str, now: datetime, by: str) -> Device:
-    """The admin approves the pending grant for `account` (a UPN already validated)."""
+def approve(
+    device: Device, account: str, approver: str, now: datetime, by: str, session_id: str | None = None
+) -> Device:
+    """The admin approves the pending grant for `account` (a UPN already validated). The
+    session it opens is named now (`session_id`), so a sign-out confirmed against the
+    approval still applies once the device has collected its token."""
     grant = _pending_grant(device, now, "approve")
     if grant.approved:
         raise TransitionRefused(
             f"{device.mac}'s sign-in is already approved for {grant.account}; "
             "the device signs in on its next poll."
         )
-    approved = replace(grant, account=account, approved_by=approver, approved_at=now)
+    approved = replace(grant, account=account, approved_by=approver, approved_at=now, session_id=session_id)
     return _logged(device, now, "sign-in approved", by, f"for {account}", sign_in=approved)
 
 
@@ -304,7 +309,8 @@ def signed_in(
     device: Device, now: datetime, by: str, *, session_id: str, access_token_hash: str
 ) -> Device:
     """The device collected the token of an approved grant: it is *Signed in*, in a new
-    session whose access token hashes to `access_token_hash`."""
+    session whose access token hashes to `access_token_hash`, named as the approval named
+    it (else `session_id`)."""
     grant = device.sign_in
     if (
         device.state is not DeviceState.SIGNING_IN
@@ -316,7 +322,7 @@ def signed_in(
     return _logged(
         device, now, "signed in", by, f"as {grant.account}",
         state=DeviceState.SIGNED_IN, account=grant.account, signed_in_at=now, sign_in=None,
-        session_id=session_id, access_token_hash=access_token_hash,
+        session_id=grant.session_id or session_id, access_token_hash=access_token_hash,
     )
 
 
@@ -327,7 +333,8 @@ def session_key(device: Device) -> str:
     if device.state is DeviceState.SIGNED_IN:
         return f"session:{device.session_id or ''}"
     if device.state is DeviceState.SIGNING_IN and grant is not None and grant.approved and not grant.denied:
-        return f"grant:{grant.user_code}"
+        # The same key as once collected: confirming against the approval ends the session too.
+        return f"session:{grant.session_id}" if grant.session_id else f"grant:{grant.user_code}"
     return ""
 
 

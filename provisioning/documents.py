@@ -51,6 +51,7 @@ def _grant_to_doc(grant: SignInGrant) -> dict[str, Any]:
         "approved_at": _iso(grant.approved_at),
         "denied": grant.denied,
         "last_poll_at": _iso(grant.last_poll_at),
+        "session_id": grant.session_id,
     }
 
 
@@ -67,6 +68,7 @@ def _grant_from_doc(doc: dict[str, Any]) -> SignInGrant:
         approved_at=_dt(doc.get("approved_at")),
         denied=bool(doc.get("denied", False)),
         last_poll_at=_dt(doc.get("last_poll_at")),
+        session_id=doc.get("session_id"),
     )
 
 

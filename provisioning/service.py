@@ -298,7 +298,8 @@ class ProvisioningService:
         upn = parse_account(account)
         now = self._clock.now()
         repo = self._tenant(tenant_id)
-        device = lifecycle.approve(self._existing(repo, mac), upn, actor.id, now, actor.name)
+        device = lifecycle.approve(self._existing(repo, mac), upn, actor.id, now, actor.name,
+                                   session_id=generate_secret(9))
         event = audit_event(now, tenant_id, actor, "device.sign_in_approved", mac, account=upn)
         await repo.commit(save=[device], audit=[event])
         return device

@@ -253,6 +253,13 @@ def test_sign_out_ends_the_session_and_keeps_the_provisioning() -> None:
     assert lc.session_key(after) == ""
 
 
+def test_a_session_named_on_approval_keeps_its_name_once_collected() -> None:
+    named = lc.approve(signing_in(), "room1@contoso.com", "aad-1", T0, "Ada", session_id="s-9")
+    key = lc.session_key(named)
+    collected = lc.signed_in(named, T0, "device", session_id="unused", access_token_hash="x")
+    assert collected.session_id == "s-9" and lc.session_key(collected) == key == "session:s-9"
+
+
 def test_sign_out_of_an_approved_grant_not_collected_denies_it() -> None:
     after = lc.signed_out(approved(), T0 + timedelta(minutes=1), "Ada")
     assert after.state is DeviceState.WAITING_FOR_SIGN_IN
@@ -373,8 +380,8 @@ def test_the_document_format_is_pinned_key_for_key() -> None:
         '"sign_in": {"device_code": "dc-secret", "user_code": "BCDFGHJK", "started_at": "2026-11-27T09:00:00+00:00", '
         '"expires_at": "2026-11-27T09:15:00+00:00", "interval": 5, "started_by": "admin", '
         '"account": "room1@contoso.com", "approved_by": "aad-1", "approved_at": "2026-11-27T09:00:00+00:00", '
-        '"denied": false, "last_poll_at": null}, "account": null, "signed_in_at": null, "session_id": null, '
-        '"access_token_hash": null, '
+        '"denied": false, "last_poll_at": null, "session_id": null}, "account": null, "signed_in_at": null, '
+        '"session_id": null, "access_token_hash": null, '
         '"history": [{"at": "2026-11-27T09:00:00+00:00", "action": "added", "actor": "Ada", '
         '"detail": "location: Room 1"}, '
         '{"at": "2026-11-27T09:00:00+00:00", "action": "code issued", "actor": "Ada", '

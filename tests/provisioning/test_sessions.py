@@ -190,12 +190,14 @@ async def test_a_sign_out_racing_the_token_poll_never_leaves_a_live_token(
 ) -> None:
     """Both are check-then-commit; whichever goes first, the device ends signed out and any
     token the poll hands out belongs to an ended session (the yielding repository hands the
-    loop over inside each commit, so the other request runs in between)."""
+    loop over inside each commit, so the other request runs in between). The confirmation
+    made against the approval still holds once the device collected it: same session."""
     token, device_code = await signing_in(service, devices)
     await service.approve_sign_in(TENANT, ADMIN, MAC, ACCOUNT_A)
+    shown = session_key(service.get_device(TENANT, MAC))  # what the admin's confirmation card is bound to
     clock.advance(seconds=5)
     poll = devices.poll_token(token, device_code)
-    sign_out = service.sign_out(TENANT, ADMIN, MAC)
+    sign_out = service.sign_out(TENANT, ADMIN, MAC, session=shown)
     outcomes = await asyncio.gather(*((poll, sign_out) if first == "poll" else (sign_out, poll)),
                                     return_exceptions=True)
     polled = outcomes[0 if first == "poll" else 1]
