@@ -82,10 +82,11 @@ def _assemble(settings: Settings, clock: Clock, catalog: Catalog, store: Store) 
     desk = FileDesk(downloads, settings.public_url, settings.download_hosts, clock)
     importer = Importer(service, desk, settings.download_hosts, settings.max_upload_bytes)
     help_ = Help(Menu(FEATURES))
+    sign_in = SignIn(service, single_use, notices, clock)
     features = [
         Inventory(service, single_use, catalog, clock),
         Codes(service, notices, clock),
-        SignIn(service, single_use, notices, clock),
+        sign_in,
         Files(service, desk, importer, clock),
         help_,
     ]
@@ -97,7 +98,8 @@ def _assemble(settings: Settings, clock: Clock, catalog: Catalog, store: Store) 
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     channel.add_routes(app.router, dispatcher, is_admin)
     limiter = RateLimiter(settings.device_rate_limit, 60.0, time.monotonic)
-    add_device_routes(app.router, DeviceApi(devices, notices, limiter, settings.public_url))
+    add_device_routes(app.router, DeviceApi(devices, notices, limiter, settings.public_url,
+                                            sign_in_offer=sign_in.offer_requested))
     add_download_route(app.router, downloads, clock)
     app.router.add_get("/healthz", _healthz)
     add_page_routes(app.router)

@@ -35,7 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     actions = device.add_subparsers(dest="action", required=True)
     prov = actions.add_parser("provision", help="enter a verification code, then wait for the remote sign-in")
     reset = actions.add_parser("reset", help="factory-reset the device")
-    for sub in (prov, reset):
+    run = actions.add_parser("run", help="keep a provisioned device on: check its session, wait for the next sign-in")
+    for sub in (prov, reset, run):
         sub.add_argument("--url", default="http://127.0.0.1:3978", help="the bot's base URL")
         sub.add_argument("--mac", required=True, help="the device's MAC ID")
         sub.add_argument("--state", type=Path, help="file keeping the device token (default .device-<MAC>.json)")
@@ -43,6 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     prov.add_argument("--model", required=True, help='e.g. "Yealink T55A"')
     prov.add_argument("--firmware", required=True, help="e.g. 58.15.0.124")
     prov.add_argument("--manufacturer")
+    prov.add_argument("--stay", action="store_true",
+                      help="stay on after signing in: notice a sign-out or account change and sign in again")
     teams = commands.add_parser(
         "teams-package", help="write the Teams app package (manifest.json and icons in a zip) to upload in Teams",
         description="Write the Teams app package: a zip of manifest.json (schema 1.24), color.png and "
@@ -94,7 +97,10 @@ def run_device(args: argparse.Namespace) -> int:
     device = simulator.Device(args.url, args.mac, args.state or simulator.default_state_file(args.mac))
     try:
         if args.action == "provision":
-            asyncio.run(simulator.provision(device, args.code, args.model, args.firmware, args.manufacturer))
+            asyncio.run(simulator.provision(device, args.code, args.model, args.firmware, args.manufacturer,
+                                            stay=args.stay))
+        elif args.action == "run":
+            asyncio.run(simulator.run(device))
         else:
             asyncio.run(simulator.reset(device))
     except simulator.DeviceError as error:

@@ -97,6 +97,8 @@ def device_actions(device: Device, now: datetime, card_id: str) -> list[Element]
         buttons.append(issue_code_action(device, card_id, title))
     elif device.state in (DeviceState.WAITING_FOR_SIGN_IN, DeviceState.SIGNING_IN):
         buttons.append(submit("Sign in", a.SIGN_IN_START, card_id, mac=device.mac))
+    elif device.state is DeviceState.SIGNED_IN:
+        buttons.append(sign_out_action(device, card_id))
     buttons.append(submit("Remove", a.REMOVE_REQUEST, card_id, style="destructive", mac=device.mac))
     return buttons
 
@@ -110,6 +112,11 @@ def issue_code_action(device: Device, card_id: str, title: str = "Generate code"
     a second click, or a click after someone else issued a code, changes nothing."""
     return submit(title, a.ISSUE_CODE, card_id, mac=device.mac, expected_state=device.state.value,
                   code_issued_at=device.code.issued_at.isoformat() if device.code else "")
+
+
+def sign_out_action(device: Device, card_id: str) -> Element:
+    """Asks for the confirmation card before a signed-in device is signed out."""
+    return submit("Sign out", a.SIGN_OUT_REQUEST, card_id, mac=device.mac)
 
 
 def device_cell(device: Device) -> Element:

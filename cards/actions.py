@@ -25,6 +25,11 @@ SHOW_UPLOAD: Final = "show_upload"  # -
 SIGN_IN_START: Final = "sign_in_start"  # mac
 SIGN_IN_APPROVE: Final = "sign_in_approve"  # mac; input: account
 SIGN_IN_CANCEL: Final = "sign_in_cancel"  # mac
+SIGN_OUT_REQUEST: Final = "sign_out_request"  # mac
+SIGN_OUT_CONFIRM: Final = "sign_out_confirm"  # mac
+SIGN_OUT_CANCEL: Final = "sign_out_cancel"  # mac
+SWITCH_ACCOUNT_CONFIRM: Final = "switch_account_confirm"  # mac, account
+SWITCH_ACCOUNT_CANCEL: Final = "switch_account_cancel"  # mac
 SHOW_STATUS: Final = "show_status"  # mac
 SHOW_FIRMWARE: Final = "show_firmware"  # -
 
@@ -32,6 +37,7 @@ ALL_ACTIONS: Final[frozenset[str]] = frozenset({
     SHOW_HELP, SHOW_ADD_FORM, ADD_DEVICE, LIST_DEVICES, ISSUE_CODE, ISSUE_ALL_CODES,
     SHOW_CODES, REMOVE_REQUEST, REMOVE_CONFIRM, REMOVE_CANCEL, EXPORT, TEMPLATE,
     SHOW_UPLOAD, SIGN_IN_START, SIGN_IN_APPROVE, SIGN_IN_CANCEL, SHOW_STATUS, SHOW_FIRMWARE,
+    SIGN_OUT_REQUEST, SIGN_OUT_CONFIRM, SIGN_OUT_CANCEL, SWITCH_ACCOUNT_CONFIRM, SWITCH_ACCOUNT_CANCEL,
 })
 
 # Ids of the inputs whose values the client merges into a submit's `value`.

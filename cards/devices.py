@@ -21,6 +21,7 @@ from ._device_view import (
     issue_code_action,
     location_text,
     open_cell,
+    sign_out_action,
     state_parts,
 )
 from ._elements import (
@@ -96,7 +97,10 @@ def device_table(devices: Sequence[Device], now: datetime, card_id: str, tab: st
     if len(devices) > DEVICE_ROWS_PER_PAGE:
         raise ValueError(f"{len(devices)} rows; paginate to DEVICE_ROWS_PER_PAGE "
                          f"({DEVICE_ROWS_PER_PAGE}) so the card stays small enough for Teams")
-    rows = [[device_cell(d), cell(*detail_lines(d, now, reveal_codes, with_state=tab == a.TAB_ALL)),
+    # The Signed in tab offers Sign out under each account (the Open column is too narrow for it).
+    rows = [[device_cell(d), cell(*detail_lines(d, now, reveal_codes, with_state=tab == a.TAB_ALL),
+                                  action_set(sign_out_action(d, card_id), spacing="Small")
+                                  if tab == a.TAB_SIGNEDIN and d.state is DeviceState.SIGNED_IN else None),
              open_cell(d, card_id)]
             for d in devices]
     return table([("MAC ID and location", 8), (_DETAIL_HEADER[tab], 9), ("", 4)], rows)
@@ -188,7 +192,7 @@ def confirm_remove_card(device: Device, card_id: str) -> Element:
     ])
 
 
-_OPEN_HINT = "Open a device for its status, history and actions (code, sign in, remove)."
+_OPEN_HINT = "Open a device for its status, history and actions (code, sign in, sign out, remove)."
 _EMPTY_TAB = {
     a.TAB_WAITING: "No device is waiting on activation. Add one with **add <MAC> [location]** "
                    "or upload a file of MAC IDs.",

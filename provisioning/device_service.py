@@ -7,23 +7,27 @@ side (`service.py`), each change is one `commit` carrying the new devices and th
 events, and every check-then-commit has no await in between.
 
 Device tokens are `base64url(tenant_id).MAC.secret`; only the secret's hash is stored,
-and the tenant and MAC in clear make look-up direct.
+and the tenant and MAC in clear make look-up direct. Access tokens (the signed-in
+session's) have the same form, and only their hash is stored too, on the device's
+session: a sign-out, an account change or a factory reset ends the session and with it
+the access token.
 """
 from __future__ import annotations
 
 import base64
 import binascii
 import hmac
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from . import devices as lifecycle
 from ._common import audit_event, tenant_name
 from .attempts import AttemptCounter, MemoryAttemptCounter
 from .audit import Actor
-from .codes import generate_secret, hash_secret, secret_matches, verification_codes_match
+from .codes import generate_secret, generate_user_code, hash_secret, secret_matches, verification_codes_match
 from .devices import Device, DeviceState, SignInGrant
 from .errors import (
     AccessDenied,
@@ -39,6 +43,8 @@ from .errors import (
     InvalidMac,
     InvalidRequest,
     InvalidVersion,
+    SignInPending,
+    SignInTooSoon,
     SlowDown,
 )
 from .firmware import Catalog, FirmwareStatus, FirmwareVerdict
@@ -53,6 +59,7 @@ REQUIRED_PROVISION_FIELDS = ("mac", "verification_code", "model", "firmware_vers
 DEVICE_FIELD_MAX_LENGTH = 128  # model, manufacturer, firmware version from a device
 ACCESS_TOKEN_TTL = 3600  # seconds; the simulated sign-in's access token lifetime
 LOCKOUT_RETRY_AFTER = 900  # seconds a locked device is told to wait before asking again
+SIGN_IN_REQUEST_SPACING = 60  # seconds between two grants a device may ask for ("Refresh code")
 
 _INVALID_CODE = (
     "That verification code is not valid for this device. Check the code your admin "
@@ -61,6 +68,10 @@ _INVALID_CODE = (
 _NOT_PROVISIONED = (
     "This device token is not valid: the device was factory reset, removed, or never "
     "provisioned. Provision the device again with a new verification code."
+)
+_SESSION_ENDED = (
+    "This access token's session has ended: the device was signed out, moved to another "
+    "account or factory reset. Show the sign-in screen and wait for your admin to sign the device in."
 )
 
 
@@ -108,6 +119,9 @@ class DeviceView:
 
 class DeviceService:
     """The device-side calls; each finds the tenant from the device's MAC or token."""
+
+    grant_ttl = timedelta(minutes=15)  # a sign-in the device asks for itself, as the admin's
+    poll_interval = 5
 
     def __init__(
         self,
@@ -278,7 +292,7 @@ class DeviceService:
         repo = self._repository.tenant(device.tenant_id)
         actor = _device_actor(device.mac)
         if grant.approved:
-            signed = lifecycle.signed_in(device, now, actor.name)
+            signed, access_token = _with_new_session(device, now, actor.name)
             event = audit_event(
                 now, device.tenant_id, actor, "device.signed_in", device.mac,
                 account=signed.account, approved_by=grant.approved_by,
@@ -287,7 +301,7 @@ class DeviceService:
             self._polls.forget(_grant_key(grant))
             assert signed.account is not None
             return TokenGrant(
-                access_token=generate_secret(),
+                access_token=access_token,
                 expires_in=ACCESS_TOKEN_TTL,
                 account=signed.account,
                 device=signed,
@@ -314,7 +328,74 @@ class DeviceService:
         await self._repository.tenant(device.tenant_id).commit(save=[reset], audit=[event])
         return reset
 
+    def session(self, access_token: str) -> Device:
+        """The signed-in device an access token's session belongs to (GET /api/devices/session);
+        InvalidDeviceToken once that session ended (signed out, account changed, reset)."""
+        found = self._device_and_secret(access_token)
+        device = found[0] if found is not None else None
+        if (
+            found is None
+            or device is None
+            or device.state is not DeviceState.SIGNED_IN
+            or device.access_token_hash is None
+            or not secret_matches(found[1], device.access_token_hash)
+        ):
+            raise InvalidDeviceToken(_SESSION_ENDED)
+        return device
+
+    async def request_sign_in(self, token: str) -> Device:
+        """The device asks for a new sign-in code itself ("Refresh code"), while it waits for
+        sign in and has no open grant. At most one new grant a minute per device."""
+        device = self.device_for_token(token)
+        now = self._clock.now()
+        if device.state is DeviceState.SIGNED_IN:
+            raise AlreadySignedIn(
+                f"This device is signed in as {device.account}; it needs no sign-in code."
+            )
+        last = device.sign_in
+        if last is not None and last.is_live_at(now):
+            left = int((last.expires_at - now).total_seconds())
+            raise SignInPending(
+                f"This device's sign-in code is still valid for {max(left // 60, 1)} min; read it "
+                "from /api/devices/me and show it."
+            )
+        if last is not None and now < last.started_at + timedelta(seconds=SIGN_IN_REQUEST_SPACING):
+            wait = max(math.ceil((last.started_at - now).total_seconds()) + SIGN_IN_REQUEST_SPACING, 1)
+            raise SignInTooSoon(
+                f"A new sign-in code can be asked for once a minute. Try again in {wait} s.",
+                retry_after=wait,
+            )
+        actor = _device_actor(device.mac)
+        grant = SignInGrant(
+            device_code=generate_secret(),
+            user_code=generate_user_code(),
+            started_at=now,
+            expires_at=now + self.grant_ttl,
+            interval=self.poll_interval,
+            started_by=actor.id,
+            account=last.account if last is not None else None,  # what the admin meant to sign in
+        )
+        started = lifecycle.start_sign_in(device, grant, now, actor.name)
+        event = audit_event(
+            now, device.tenant_id, actor, "device.sign_in_requested", device.mac,
+            account=grant.account, expires_at=grant.expires_at.isoformat(),
+        )
+        await self._repository.tenant(device.tenant_id).commit(save=[started], audit=[event])
+        return started
+
     # --- internals ---------------------------------------------------------------------
+
+    def _device_and_secret(self, token: str) -> tuple[Device | None, str] | None:
+        """The device a `tenant.MAC.secret` token names (None if none) and its secret; None if
+        the token is malformed or names a tenant that does not hold the MAC."""
+        parts = token.split(".") if isinstance(token, str) else []
+        if len(parts) != 3:
+            return None
+        tenant_part, mac, secret = parts
+        tenant_id = _decode_tenant(tenant_part)
+        if tenant_id is None or tenant_id not in self._repository.tenants_with_mac(mac):
+            return None
+        return self._repository.tenant(tenant_id).get(mac), secret
 
     def _shown_name(self, tenant_id: str) -> str:
         """The tenant's display name, else its id: a device always shows something."""
@@ -365,6 +446,16 @@ def _device_field(name: str, value: object) -> str:
 
 def _device_actor(mac: str) -> Actor:
     return Actor(id=mac, name=f"device {mac}", source="device_api")
+
+
+def _with_new_session(device: Device, now: datetime, by: str) -> tuple[Device, str]:
+    """`device` signed in (its approved grant collected) in a new session, and that session's
+    access token: shown once, only its hash is kept."""
+    secret = generate_secret()
+    signed = lifecycle.signed_in(
+        device, now, by, session_id=generate_secret(9), access_token_hash=hash_secret(secret)
+    )
+    return signed, _device_token(device.tenant_id, device.mac, secret)
 
 
 def _device_token(tenant_id: str, mac: str, secret: str) -> str:

@@ -1,7 +1,8 @@
 """Devices and their lifecycle: the states a Teams Android device passes through.
 
-waiting on activation -> waiting for sign in -> signing in -> signed in, and a factory
-reset back to waiting on activation from anywhere. Transitions are pure functions that
+waiting on activation -> waiting for sign in -> signing in -> signed in, a sign-out (or an
+account change) from signed in back to waiting for sign in, and a factory reset back to
+waiting on activation from anywhere. Transitions are pure functions that
 return a new `Device` or raise a `TransitionRefused` that says what to do instead.
 `documents.py` maps a device to the store's dicts and back.
 """
@@ -67,6 +68,7 @@ class SignInGrant:
     approved_at: datetime | None = None
     denied: bool = False
     last_poll_at: datetime | None = None
+    session_id: str | None = None  # the session the approval opens, once the device collects it
 
     def is_expired_at(self, now: datetime) -> bool:
         return now >= self.expires_at
@@ -106,6 +108,8 @@ class Device:
     sign_in: SignInGrant | None = None
     account: str | None = None  # signed-in account (UPN)
     signed_in_at: datetime | None = None
+    session_id: str | None = None  # the signed-in session (not a secret: names it in cards and audit)
+    access_token_hash: str | None = None  # sha256 hex of the session's access token
     history: tuple[HistoryEntry, ...] = field(default_factory=tuple)  # newest last, capped
 
     def has_usable_code(self, now: datetime) -> bool:
@@ -132,6 +136,11 @@ class Device:
 _RESET_HINT = (
     "Factory reset the device (Settings > Device administration > Reset) "
     "and it returns to Waiting on activation."
+)
+
+
+_SIGNED_IN_HINT = (
+    "To move it to another account, type: signin {mac} followed by the account; to sign it out: signout {mac}."
 )
 
 
@@ -236,8 +245,7 @@ def start_sign_in(device: Device, grant: SignInGrant, now: datetime, by: str) ->
         )
     if state is DeviceState.SIGNED_IN:
         raise TransitionRefused(
-            f"{device.mac} is already signed in as {device.account}. To sign in another "
-            "account, factory reset the device and provision it again."
+            f"{device.mac} is already signed in as {device.account}. " + _SIGNED_IN_HINT.format(mac=device.mac)
         )
     current = device.sign_in
     if state is DeviceState.SIGNING_IN and current is not None and current.is_live_at(now):
@@ -256,15 +264,19 @@ def start_sign_in(device: Device, grant: SignInGrant, now: datetime, by: str) ->
     )
 
 
-def approve(device: Device, account: str, approver: str, now: datetime, by: str) -> Device:
-    """The admin approves the pending grant for `account` (a UPN already validated)."""
+def approve(
+    device: Device, account: str, approver: str, now: datetime, by: str, session_id: str | None = None
+) -> Device:
+    """The admin approves the pending grant for `account` (a UPN already validated). The
+    session it opens is named now (`session_id`), so a sign-out confirmed against the
+    approval still applies once the device has collected its token."""
     grant = _pending_grant(device, now, "approve")
     if grant.approved:
         raise TransitionRefused(
             f"{device.mac}'s sign-in is already approved for {grant.account}; "
             "the device signs in on its next poll."
         )
-    approved = replace(grant, account=account, approved_by=approver, approved_at=now)
+    approved = replace(grant, account=account, approved_by=approver, approved_at=now, session_id=session_id)
     return _logged(device, now, "sign-in approved", by, f"for {account}", sign_in=approved)
 
 
@@ -290,8 +302,12 @@ def with_poll(device: Device, now: datetime, interval: int) -> Device:
     return replace(device, sign_in=replace(grant, last_poll_at=now, interval=interval))
 
 
-def signed_in(device: Device, now: datetime, by: str) -> Device:
-    """The device collected the token of an approved grant: it is *Signed in*."""
+def signed_in(
+    device: Device, now: datetime, by: str, *, session_id: str, access_token_hash: str
+) -> Device:
+    """The device collected the token of an approved grant: it is *Signed in*, in a new
+    session whose access token hashes to `access_token_hash`, named as the approval named
+    it (else `session_id`)."""
     grant = device.sign_in
     if (
         device.state is not DeviceState.SIGNING_IN
@@ -303,12 +319,85 @@ def signed_in(device: Device, now: datetime, by: str) -> Device:
     return _logged(
         device, now, "signed in", by, f"as {grant.account}",
         state=DeviceState.SIGNED_IN, account=grant.account, signed_in_at=now, sign_in=None,
+        session_id=grant.session_id or session_id, access_token_hash=access_token_hash,
     )
+
+
+def session_key(device: Device) -> str:
+    """What a sign-out or account-change card is bound to: the signed-in session, or an
+    approved grant the device has not collected yet; "" when there is neither."""
+    grant = device.sign_in
+    if device.state is DeviceState.SIGNED_IN:
+        return f"session:{device.session_id or ''}"
+    if device.state is DeviceState.SIGNING_IN and grant is not None and grant.approved and not grant.denied:
+        # The same key as once collected: confirming against the approval ends the session too.
+        return f"session:{grant.session_id}" if grant.session_id else f"grant:{grant.user_code}"
+    return ""
+
+
+def signed_out(device: Device, now: datetime, by: str) -> Device:
+    """The admin ends the device's session: back to *Waiting for sign in* with no account.
+
+    Provisioning stays (device token, tenant, model, firmware): no factory reset, no new
+    code. A grant that is approved but not collected yet is ended too (denied), so the
+    device's next poll gets `access_denied` instead of a token for an ended sign-in."""
+    grant = device.sign_in
+    if device.state is DeviceState.SIGNED_IN:
+        return _logged(
+            device, now, "signed out", by, f"was {device.account}",
+            state=DeviceState.WAITING_FOR_SIGN_IN, **_NO_SESSION,
+        )
+    if session_key(device) and grant is not None:
+        if grant.is_expired_at(now):
+            raise TransitionRefused(
+                f"{device.mac} is not signed in: its approved sign-in for {grant.account} expired "
+                f"{_when(grant.expires_at)} before the device collected it. There is nothing to sign out."
+            )
+        return _logged(
+            device, now, "signed out", by, f"approved sign-in for {grant.account} ended before the device collected it",
+            state=DeviceState.WAITING_FOR_SIGN_IN, sign_in=replace(grant, denied=True),
+        )
+    if device.state is DeviceState.SIGNING_IN and grant is not None and grant.is_live_at(now):
+        raise TransitionRefused(
+            f"{device.mac} is not signed in: its sign-in is still waiting for approval. "
+            "Cancel it on the sign-in card instead."
+        )
+    raise TransitionRefused(
+        f"{device.mac} is not signed in ({device.state.label}), so there is nothing to sign out."
+    )
+
+
+def switch_account(device: Device, grant: SignInGrant, now: datetime, by: str) -> Device:
+    """Move a signed-in device to another account in one step: the session ends and a
+    grant for `grant.account` starts (the admin still checks its user code and approves)."""
+    if device.state is not DeviceState.SIGNED_IN:
+        raise TransitionRefused(
+            f"{device.mac} is not signed in ({device.state.label}), so there is no account to change. "
+            f"Sign an account in with: signin {device.mac}"
+        )
+    if grant.account is None:
+        raise ValueError("an account change needs the new account on its grant")
+    if device.account is not None and grant.account.casefold() == device.account.casefold():
+        raise TransitionRefused(
+            f"{device.mac} is already signed in as {device.account}; nothing to change. "
+            f"To end its session, type: signout {device.mac}"
+        )
+    return _logged(
+        device, now, "account change", by, f"from {device.account} to {grant.account}; sign-in started",
+        **{**_NO_SESSION, "state": DeviceState.SIGNING_IN, "sign_in": grant},
+    )
+
+
+# What a device without a session holds (a sign-out also drops any finished grant).
+_NO_SESSION: dict[str, Any] = {
+    "account": None, "signed_in_at": None, "session_id": None, "access_token_hash": None, "sign_in": None,
+}
 
 
 def factory_reset(device: Device, now: datetime, by: str) -> Device:
     """Back to *Waiting on activation* from any state: keeps MAC, location, creation time
-    and history (the admin's record); forgets code, hardware, token, grant and account."""
+    and history (the admin's record); forgets code, hardware, token, grant, account and
+    session (so the session's access token stops working too)."""
     entry = HistoryEntry(at=now, action="factory reset", actor=by, detail=f"was {device.state.label}")
     return Device(
         tenant_id=device.tenant_id,
@@ -346,7 +435,7 @@ def _pending_grant(device: Device, now: datetime, verb: str) -> SignInGrant:
     if device.state is DeviceState.SIGNED_IN:
         raise TransitionRefused(
             f"{device.mac} is already signed in as {device.account}; there is nothing to "
-            f"{verb}. To sign in another account, factory reset the device."
+            f"{verb}. " + _SIGNED_IN_HINT.format(mac=device.mac)
         )
     if device.state is not DeviceState.SIGNING_IN or grant is None:
         if grant is not None and grant.denied:

@@ -49,6 +49,7 @@ def _grant_to_doc(grant: SignInGrant) -> dict[str, Any]:
         "approved_at": _iso(grant.approved_at),
         "denied": grant.denied,
         "last_poll_at": _iso(grant.last_poll_at),
+        "session_id": grant.session_id,
     }
 
 
@@ -66,6 +67,7 @@ def _grant_from_doc(doc: object) -> SignInGrant:
         approved_at=_optional_time(doc, "approved_at", "sign_in"),
         denied=_bool(doc, "denied", "sign_in"),
         last_poll_at=_optional_time(doc, "last_poll_at", "sign_in"),
+        session_id=_optional_text(doc, "session_id", "sign_in"),
     )
 
 
@@ -88,6 +90,8 @@ def device_to_doc(device: Device) -> dict[str, Any]:
         "sign_in": None if device.sign_in is None else _grant_to_doc(device.sign_in),
         "account": device.account,
         "signed_in_at": _iso(device.signed_in_at),
+        "session_id": device.session_id,
+        "access_token_hash": device.access_token_hash,
         "history": [
             {"at": h.at.isoformat(), "action": h.action, "actor": h.actor, "detail": h.detail}
             for h in device.history
@@ -127,6 +131,8 @@ def device_from_doc(doc: dict[str, Any]) -> Device:
         sign_in=None if grant is None else _grant_from_doc(grant),
         account=_optional_text(doc, "account"),
         signed_in_at=_optional_time(doc, "signed_in_at"),
+        session_id=_optional_text(doc, "session_id"),
+        access_token_hash=_optional_text(doc, "access_token_hash"),
         history=tuple(_history_entry(h) for h in history),
     )
 

@@ -110,6 +110,28 @@ class AlreadySignedIn(ProvisioningError):
     status = 409
 
 
+class SignInPending(ProvisioningError):
+    """The device asked for a new sign-in while one is still open (one open grant per device)."""
+
+    error = "sign_in_pending"
+    status = 409
+
+
+class SignInTooSoon(ProvisioningError):
+    """The device asked for a new sign-in less than a minute after its last one started;
+    `retry_after` (seconds) is when it may ask again. Answered with a `Retry-After` header."""
+
+    error = "too_many_requests"
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def response_headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
 class InvalidCode(ProvisioningError):
     """A wrong code, or no code for this MAC: deliberately the same answer for both.
 

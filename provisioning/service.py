@@ -304,7 +304,8 @@ class ProvisioningService:
         upn = parse_account(account)
         now = self._clock.now()
         repo = self._tenant(tenant_id)
-        device = lifecycle.approve(self._existing(repo, mac), upn, actor.id, now, actor.name)
+        device = lifecycle.approve(self._existing(repo, mac), upn, actor.id, now, actor.name,
+                                   session_id=generate_secret(9))
         event = audit_event(now, tenant_id, actor, "device.sign_in_approved", mac, account=upn)
         await repo.commit(save=[device], audit=[event])
         return device
@@ -318,6 +319,58 @@ class ProvisioningService:
         event = audit_event(now, tenant_id, actor, "device.sign_in_denied", mac)
         await repo.commit(save=[device], audit=[event])
         return device
+
+    async def sign_out(
+        self, tenant_id: str, actor: Actor, mac_text: str, session: str | None = None
+    ) -> tuple[Device, Device]:
+        """End the device's session at once (or an approved sign-in it has not collected yet):
+        it waits for sign in again, still provisioned. With `session` (the `session_key` a
+        card showed), only if the device is still in that session. Returns (before, after)."""
+        mac = parse_mac(mac_text)
+        now = self._clock.now()
+        repo = self._tenant(tenant_id)
+        before = self._existing(repo, mac)
+        if session is not None:
+            _check_session(before, session)
+        after = lifecycle.signed_out(before, now, actor.name)
+        event = audit_event(
+            now, tenant_id, actor, "device.signed_out", mac,
+            from_account=_account_of(before), to_account=None, previous_state=before.state.value,
+            session_id=before.session_id, location=before.location,
+        )
+        await repo.commit(save=[after], audit=[event])
+        return before, after
+
+    async def switch_account(
+        self, tenant_id: str, actor: Actor, mac_text: str, account: str, session: str | None = None
+    ) -> tuple[Device, Device]:
+        """Sign a signed-in device out and start a sign-in for `account` in one commit (the
+        admin then checks the user code and approves, as for any sign-in). With `session`,
+        only if the device is still in that session. Returns (before, after)."""
+        mac = parse_mac(mac_text)
+        upn = parse_account(account)
+        now = self._clock.now()
+        repo = self._tenant(tenant_id)
+        before = self._existing(repo, mac)
+        if session is not None:
+            _check_session(before, session)
+        grant = SignInGrant(
+            device_code=generate_secret(),
+            user_code=generate_user_code(),
+            started_at=now,
+            expires_at=now + self.grant_ttl,
+            interval=self.poll_interval,
+            started_by=actor.id,
+            account=upn,
+        )
+        after = lifecycle.switch_account(before, grant, now, actor.name)
+        event = audit_event(
+            now, tenant_id, actor, "device.account_changed", mac,
+            from_account=before.account, to_account=upn, session_id=before.session_id,
+            expires_at=grant.expires_at.isoformat(),
+        )
+        await repo.commit(save=[after], audit=[event])
+        return before, after
 
     async def set_tenant_name(self, tenant_id: str, actor: Actor, name: str) -> None:
         """Set the name devices show after provisioning (a no-op if unchanged)."""
@@ -397,6 +450,21 @@ def _check_as_shown(device: Device, shown: AsShown) -> None:
             f"so nothing was changed. Type `status {device.mac}` to see it, or `code {device.mac}` "
             "for a new code."
         )
+
+
+def _check_session(device: Device, shown: str) -> None:
+    if lifecycle.session_key(device) != shown:
+        raise DeviceStateChanged(
+            f"{device.mac} is not in the session this card was for any more (it was signed out, signed in "
+            f"again or reset since), so nothing was changed. Type status {device.mac} to see it now."
+        )
+
+
+def _account_of(device: Device) -> str | None:
+    """The account signed in, or about to be (an approved grant not collected yet)."""
+    if device.account is not None:
+        return device.account
+    return device.sign_in.account if device.sign_in is not None else None
 
 
 def _reject_into(

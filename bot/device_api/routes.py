@@ -18,6 +18,7 @@ from bot.device_api.rate_limit import RateLimiter
 from bot.notices import Notifier
 from provisioning.codes import format_user_code
 from provisioning.device_service import DeviceService
+from provisioning.devices import Device
 from provisioning.errors import InvalidCode, InvalidRequest, ProvisioningError
 from storage import StoreError
 
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 MAX_BODY_BYTES = 16 * 1024
 Handler = Callable[[web.Request], Awaitable[web.Response]]
+SignInOffer = Callable[[Device], Awaitable[None]]  # shows the admin a sign-in the device asked for
 
 
 def add_device_routes(router: web.UrlDispatcher, api: DeviceApi) -> None:
@@ -33,6 +35,8 @@ def add_device_routes(router: web.UrlDispatcher, api: DeviceApi) -> None:
     router.add_get("/api/devices/me", answer_failures(api.me))
     router.add_post("/api/devices/token", answer_failures(api.token))
     router.add_post("/api/devices/factory-reset", answer_failures(api.factory_reset))
+    router.add_get("/api/devices/session", answer_failures(api.session))
+    router.add_post("/api/devices/signin", answer_failures(api.request_sign_in))
     router.add_get("/device", _verification_page)
 
 
@@ -73,11 +77,13 @@ class DeviceApi:
     """The endpoints' handlers, over the device-side service. They raise refusals;
     `answer_failures` turns each into its answer."""
 
-    def __init__(self, devices: DeviceService, notices: Notifier, limiter: RateLimiter, public_url: str) -> None:
+    def __init__(self, devices: DeviceService, notices: Notifier, limiter: RateLimiter, public_url: str,
+                 sign_in_offer: SignInOffer | None = None) -> None:
         self._devices = devices
         self._notices = notices
         self._limiter = limiter
         self._public_url = public_url
+        self._sign_in_offer = sign_in_offer
 
     async def provision(self, request: web.Request) -> web.Response:
         body = await _json_body(request)
@@ -131,6 +137,27 @@ class DeviceApi:
         self._notices.device_signed_in(grant.device)
         return _json({"access_token": grant.access_token, "token_type": grant.token_type,
                       "expires_in": grant.expires_in, "account": grant.account})
+
+    async def session(self, request: web.Request) -> web.Response:
+        """The signed-in session an access token belongs to; 401 once it ended."""
+        device = self._devices.session(_bearer(request))
+        signed_in_at = device.signed_in_at.isoformat() if device.signed_in_at else None
+        return _json({"mac": device.mac, "account": device.account, "signed_in_at": signed_in_at})
+
+    async def request_sign_in(self, request: web.Request) -> web.Response:
+        """The device's "Refresh code": a new grant, shown to the admin with its sign-in card."""
+        token = _bearer(request)
+        device = await self._devices.request_sign_in(token)
+        grant = device.sign_in
+        assert grant is not None  # the grant it just started
+        sign_in = {"device_code": grant.device_code, "user_code": format_user_code(grant.user_code),
+                   "verification_uri": f"{self._public_url}/device",
+                   "expires_in": int((grant.expires_at - grant.started_at).total_seconds()),
+                   "interval": grant.interval}
+        log.info("device API: %s asked for a new sign-in code", device.mac)
+        if self._sign_in_offer is not None:
+            await self._sign_in_offer(device)
+        return _json({"mac": device.mac, "state": device.state.value, "sign_in": sign_in})
 
     async def factory_reset(self, request: web.Request) -> web.Response:
         device = await self._devices.factory_reset(_bearer(request))

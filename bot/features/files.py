@@ -42,7 +42,7 @@ class Files(Feature):
         self._importer = importer
         self._clock = clock
 
-    @command("template", summary="Get the CSV template for uploading MAC IDs.", usage="template", menu_rank=10)
+    @command("template", summary="Get the CSV template for uploading MAC IDs.", usage="template", menu_rank=11)
     async def template(self, turn: ChatTurn, call: CommandCall) -> None:
         call.expect(0, 0)
         await self.send_template(turn)
@@ -57,7 +57,7 @@ class Files(Feature):
             "The template for uploading MAC IDs: one device per row, MAC id and Location."))
 
     @command("upload", summary="How to add many devices at once: send a CSV file of MAC IDs.",
-             usage="upload (then send the file as an attachment)", menu_rank=9)
+             usage="upload (then send the file as an attachment)", menu_rank=10)
     async def upload(self, turn: ChatTurn, call: CommandCall) -> None:
         await self.show_upload_help(turn)
 

@@ -126,7 +126,7 @@ class Inventory(Feature):
                                                 reveal_codes=turn.is_private))
 
     @command("status", summary="Show one device: state, location, firmware, code and history.",
-             usage="status <MAC>", menu_rank=8)
+             usage="status <MAC>", menu_rank=9)
     async def status(self, turn: ChatTurn, call: CommandCall) -> None:
         (mac_text,) = call.expect(1, 1)
         await self.show_status(turn, mac_text)
@@ -142,7 +142,7 @@ class Inventory(Feature):
 
     # --- remove -------------------------------------------------------------------------
 
-    @command("remove", summary="Remove a device (asks for confirmation).", usage="remove <MAC>", menu_rank=11)
+    @command("remove", summary="Remove a device (asks for confirmation).", usage="remove <MAC>", menu_rank=12)
     async def remove(self, turn: ChatTurn, call: CommandCall) -> None:
         (mac_text,) = call.expect(1, 1)
         await self.ask_remove(turn, mac_text)
@@ -188,7 +188,7 @@ class Inventory(Feature):
     # --- catalog and tenant -------------------------------------------------------------
 
     @command("firmware", summary="Show the supported devices, or check a model's firmware.",
-             usage="firmware [<model> <version>]", menu_rank=12)
+             usage="firmware [<model> <version>]", menu_rank=13)
     async def firmware(self, turn: ChatTurn, call: CommandCall) -> None:
         if not call.args:
             await turn.show(cards.firmware_catalog_card(self._catalog.entries))
@@ -203,7 +203,7 @@ class Inventory(Feature):
         await turn.show(cards.firmware_catalog_card(self._catalog.entries))
 
     @command("tenant", summary="Show or set the tenant name devices show after provisioning.",
-             usage="tenant [name ...]", menu_rank=13)
+             usage="tenant [name ...]", menu_rank=14)
     async def tenant(self, turn: ChatTurn, call: CommandCall) -> None:
         name = call.raw_args.strip().strip('"').strip()
         if name:

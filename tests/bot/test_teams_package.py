@@ -127,10 +127,10 @@ def test_command_lists_follow_the_declared_ranks_and_rules(tmp_path: Path) -> No
     manifest = make_package(tmp_path)
     menu = Menu(FEATURES)
     by_rank = sorted(menu, key=lambda c: c.menu_rank)
-    assert len(by_rank) == 13
+    assert len(by_rank) > 12, "more commands than a list holds: the ranks choose"
     assert listed(manifest, "personal") == [c.name for c in by_rank[:12]]
-    assert "tenant" not in listed(manifest, "personal"), "rank 13 is the one left out"
-    shared = [c.name for c in by_rank if c.rules.secret is None]
+    assert not {c.name for c in by_rank[12:]} & set(listed(manifest, "personal")), "the lowest ranks are left out"
+    shared = [c.name for c in by_rank if c.rules.secret is None][:12]
     assert listed(manifest, "team") == listed(manifest, "groupChat") == shared
     assert not {"code", "codes", "export"} & set(listed(manifest, "team")), "refused outside 1:1 chats"
     summaries = {c.name: c.summary for c in menu}

@@ -1,6 +1,7 @@
 """Deterministic inputs for the card tests, and one built example of every card."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -44,6 +45,8 @@ WAITING_LOCKED = device("AA-BB-CC-DD-EE-04", code=code(), locked=True, failed_at
 FOR_SIGN_IN = device("AA-BB-CC-DD-EE-05", DeviceState.WAITING_FOR_SIGN_IN)
 SIGNING_IN = device("AA-BB-CC-DD-EE-06", DeviceState.SIGNING_IN)
 SIGNED_IN = device("AA-BB-CC-DD-EE-07", DeviceState.SIGNED_IN)
+APPROVED = device("AA-BB-CC-DD-EE-08", DeviceState.SIGNING_IN,
+                  sign_in=replace(grant(), account="room-2.14@contoso.com", approved_by="admin-1", approved_at=NOW))
 ALL_DEVICES = [WAITING_WITH_CODE, WAITING_NO_CODE, WAITING_EXPIRED, WAITING_LOCKED,
                FOR_SIGN_IN, SIGNING_IN, SIGNED_IN]
 COUNTS = {DeviceState.WAITING_ON_ACTIVATION: 4, DeviceState.WAITING_FOR_SIGN_IN: 1,
@@ -124,6 +127,10 @@ def every_card() -> dict[str, dict[str, Any]]:
         "status_signed_in": cards.device_status_card(SIGNED_IN, NOW, CARD_ID, HISTORY),
         "status_signing_in": cards.device_status_card(SIGNING_IN, NOW, CARD_ID),
         "confirm_remove": cards.confirm_remove_card(WAITING_WITH_CODE, CARD_ID),
+        "confirm_sign_out": cards.confirm_sign_out_card(SIGNED_IN, CARD_ID),
+        "confirm_sign_out_approved": cards.confirm_sign_out_card(APPROVED, CARD_ID),
+        "confirm_switch": cards.confirm_switch_card(SIGNED_IN, "room-2.15@contoso.com", CARD_ID),
+        "table_signedin": cards.device_table_card("signedin", [SIGNED_IN], 1, 1, COUNTS, NOW, CARD_ID),
         "firmware_catalog": cards.firmware_catalog_card(catalog.entries),
         "firmware_supported": cards.firmware_check_card(catalog.check("Yealink T55A", "58.15.0.200")),
         "firmware_too_old": cards.firmware_check_card(catalog.check("T55A", "58.14.9")),

@@ -1,6 +1,7 @@
 """What each card says and offers, for the inputs that change it."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -66,6 +67,24 @@ def test_each_row_has_one_button_opening_the_device() -> None:
                                                     "mac": ALL_DEVICES[0].mac}
 
 
+def test_the_signed_in_tab_offers_sign_out_under_each_account() -> None:
+    table = cards.device_table_card("signedin", [SIGNED_IN], 1, 1, COUNTS, NOW, CARD_ID)
+    assert submit_data(table, a.SIGN_OUT_REQUEST) == [{"action": a.SIGN_OUT_REQUEST, "card_id": CARD_ID,
+                                                      "mac": SIGNED_IN.mac}]
+    assert a.SIGN_OUT_REQUEST not in json.dumps(cards.device_table_card("all", ALL_DEVICES, 1, 1, COUNTS, NOW,
+                                                                        CARD_ID))
+
+
+def test_the_sign_out_and_switch_confirmations_name_the_device_location_and_accounts() -> None:
+    shown = texts(cards.confirm_sign_out_card(SIGNED_IN, CARD_ID))
+    assert SIGNED_IN.mac in shown and SIGNED_IN.location in shown and "room-2.14@contoso.com" in shown
+    assert "no factory reset" in shown
+    switch = cards.confirm_switch_card(SIGNED_IN, "room-2.15@contoso.com", CARD_ID)
+    shown = texts(switch)
+    assert shown.index("room-2.14@contoso.com") < shown.index("room-2.15@contoso.com")
+    assert submit_data(switch, a.SWITCH_ACCOUNT_CONFIRM)[0]["account"] == "room-2.15@contoso.com"
+
+
 def test_the_device_card_offers_the_actions_that_fit_its_state() -> None:
     def actions(d: Device) -> list[tuple[str, str]]:
         return _row_actions(cards.device_status_card(d, NOW, CARD_ID), d.mac)
@@ -76,7 +95,7 @@ def test_the_device_card_offers_the_actions_that_fit_its_state() -> None:
     assert actions(WAITING_LOCKED) == [("Generate code", a.ISSUE_CODE), remove]
     assert actions(FOR_SIGN_IN) == [("Sign in", a.SIGN_IN_START), remove]
     assert actions(SIGNING_IN) == [("Sign in", a.SIGN_IN_START), remove]
-    assert actions(SIGNED_IN) == [remove]
+    assert actions(SIGNED_IN) == [("Sign out", a.SIGN_OUT_REQUEST), remove]
     issue = submit_data(cards.device_status_card(WAITING_WITH_CODE, NOW, CARD_ID), a.ISSUE_CODE)[0]
     assert WAITING_WITH_CODE.code is not None
     assert issue == {"action": a.ISSUE_CODE, "card_id": CARD_ID, "mac": WAITING_WITH_CODE.mac,
@@ -226,7 +245,7 @@ def test_status_shows_newest_history_first_and_caps_it() -> None:
     assert shown.index("step 1") < shown.index("step 2")
     assert "step 9" not in shown and "4 older entries not shown." in shown
     assert "room-2.14@contoso.com" in shown and "Yealink T55A" in shown
-    assert [s["data"]["action"] for s in submits(status)] == [a.REMOVE_REQUEST]
+    assert [s["data"]["action"] for s in submits(status)] == [a.SIGN_OUT_REQUEST, a.REMOVE_REQUEST]
 
 
 def test_status_of_a_waiting_device_shows_its_code() -> None:

@@ -60,7 +60,7 @@ def approved(now: datetime = T0) -> Device:
 
 
 def signed_in(now: datetime = T0) -> Device:
-    return lc.signed_in(approved(now), now, "device")
+    return lc.signed_in(approved(now), now, "device", session_id="s-1", access_token_hash="cd" * 32)
 
 
 IN_STATE = {
@@ -226,7 +226,97 @@ def test_signed_in_takes_the_approved_account() -> None:
 )
 def test_signed_in_refused(device: Device, when: datetime) -> None:
     with pytest.raises(TransitionRefused):
-        lc.signed_in(device, when, "device")
+        lc.signed_in(device, when, "device", session_id="s", access_token_hash="x")
+
+
+def test_signed_in_starts_a_session() -> None:
+    device = signed_in()
+    assert (device.session_id, device.access_token_hash) == ("s-1", "cd" * 32)
+    assert lc.session_key(device) == "session:s-1"
+
+
+def test_sign_out_ends_the_session_and_keeps_the_provisioning() -> None:
+    before = signed_in()
+    later = T0 + timedelta(hours=2)
+    after = lc.signed_out(before, later, "Ada")
+    assert after.state is DeviceState.WAITING_FOR_SIGN_IN
+    assert (after.account, after.signed_in_at, after.session_id, after.access_token_hash, after.sign_in) == (None,) * 5
+    kept = ("tenant_id", "mac", "location", "model", "manufacturer", "firmware", "device_token_hash", "created_at")
+    assert [getattr(after, k) for k in kept] == [getattr(before, k) for k in kept]
+    assert after.code is None, "no new verification code"
+    assert (after.history[-1].action, after.history[-1].actor, after.history[-1].detail) == (
+        "signed out", "Ada", "was room1@contoso.com")
+    assert lc.session_key(after) == ""
+
+
+def test_a_session_named_on_approval_keeps_its_name_once_collected() -> None:
+    named = lc.approve(signing_in(), "room1@contoso.com", "aad-1", T0, "Ada", session_id="s-9")
+    key = lc.session_key(named)
+    collected = lc.signed_in(named, T0, "device", session_id="unused", access_token_hash="x")
+    assert collected.session_id == "s-9" and lc.session_key(collected) == key == "session:s-9"
+
+
+def test_sign_out_of_an_approved_grant_not_collected_denies_it() -> None:
+    after = lc.signed_out(approved(), T0 + timedelta(minutes=1), "Ada")
+    assert after.state is DeviceState.WAITING_FOR_SIGN_IN
+    assert after.sign_in is not None and after.sign_in.denied, "the next poll gets access_denied"
+    assert after.account is None and after.history[-1].action == "signed out"
+    with pytest.raises(TransitionRefused):
+        lc.signed_in(after, T0 + timedelta(minutes=2), "device", session_id="s", access_token_hash="x")
+
+
+@pytest.mark.parametrize(
+    ("device", "when", "words"),
+    [
+        (with_code(), T0, "not signed in \\(Waiting on activation\\)"),
+        (provisioned(), T0, "not signed in \\(Waiting for sign in\\)"),
+        (signing_in(), T0, "waiting for approval"),
+        (approved(), T0 + timedelta(minutes=15), "expired"),
+        (lc.signed_out(signed_in(), T0, "Ada"), T0, "nothing to sign out"),
+    ],
+    ids=["waiting_on_activation", "waiting_for_sign_in", "pending", "approved_but_expired", "signed_out"],
+)
+def test_sign_out_refused(device: Device, when: datetime, words: str) -> None:
+    with pytest.raises(TransitionRefused, match=words):
+        lc.signed_out(device, when, "Ada")
+
+
+def test_switch_account_ends_the_session_and_starts_a_grant_for_the_new_account() -> None:
+    later = T0 + timedelta(hours=1)
+    new_grant = replace(grant(later), account="room2@contoso.com")
+    after = lc.switch_account(signed_in(), new_grant, later, "Ada")
+    assert after.state is DeviceState.SIGNING_IN and after.sign_in == new_grant
+    assert (after.account, after.session_id, after.access_token_hash, after.signed_in_at) == (None,) * 4
+    assert after.device_token_hash == "ab" * 32
+    assert after.history[-1].action == "account change"
+    assert after.history[-1].detail == "from room1@contoso.com to room2@contoso.com; sign-in started"
+
+
+@pytest.mark.parametrize(
+    ("device", "account", "words"),
+    [
+        (provisioned(), "room2@contoso.com", "not signed in"),
+        (approved(), "room2@contoso.com", "not signed in"),
+        (signed_in(), "ROOM1@contoso.com", "already signed in as room1@contoso.com"),
+    ],
+    ids=["waiting_for_sign_in", "approved", "same_account"],
+)
+def test_switch_account_refused(device: Device, account: str, words: str) -> None:
+    with pytest.raises(TransitionRefused, match=words):
+        lc.switch_account(device, replace(grant(), account=account), T0, "Ada")
+
+
+def test_a_signed_in_device_is_told_how_to_change_or_end_its_account() -> None:
+    with pytest.raises(TransitionRefused, match=f"signout {MAC}"):
+        lc.start_sign_in(signed_in(), grant(), T0, "Ada")
+
+
+def test_documents_written_before_sessions_existed_still_load() -> None:
+    doc = device_to_doc(signed_in())
+    del doc["session_id"], doc["access_token_hash"]
+    device = device_from_doc(json.loads(json.dumps(doc)))
+    assert device.state is DeviceState.SIGNED_IN and (device.session_id, device.access_token_hash) == (None, None)
+    assert lc.signed_out(device, T0, "Ada").state is DeviceState.WAITING_FOR_SIGN_IN
 
 
 def test_with_poll_records_the_poll_and_the_interval() -> None:
@@ -245,9 +335,9 @@ def test_factory_reset_from_every_state_keeps_only_identity(state: DeviceState) 
         before.tenant_id, before.mac, before.location, before.created_at,
     )
     assert after.updated_at == later
-    cleared = (after.model, after.manufacturer, after.firmware, after.code,
-               after.device_token_hash, after.sign_in, after.account, after.signed_in_at)
-    assert cleared == (None,) * 8
+    cleared = (after.model, after.manufacturer, after.firmware, after.code, after.device_token_hash,
+               after.sign_in, after.account, after.signed_in_at, after.session_id, after.access_token_hash)
+    assert cleared == (None,) * 10
     assert (after.failed_attempts, after.locked) == (0, False)
     assert after.history[:-1] == before.history[-(HISTORY_LIMIT - 1):]
     assert after.history[-1].action == "factory reset"
@@ -286,7 +376,8 @@ def test_the_document_format_is_pinned_key_for_key() -> None:
         '"sign_in": {"device_code": "dc-secret", "user_code": "BCDFGHJK", "started_at": "2026-11-27T09:00:00+00:00", '
         '"expires_at": "2026-11-27T09:15:00+00:00", "interval": 5, "started_by": "admin", '
         '"account": "room1@contoso.com", "approved_by": "aad-1", "approved_at": "2026-11-27T09:00:00+00:00", '
-        '"denied": false, "last_poll_at": null}, "account": null, "signed_in_at": null, '
+        '"denied": false, "last_poll_at": null, "session_id": null}, "account": null, "signed_in_at": null, '
+        '"session_id": null, "access_token_hash": null, '
         '"history": [{"at": "2026-11-27T09:00:00+00:00", "action": "added", "actor": "Ada", '
         '"detail": "location: Room 1"}, '
         '{"at": "2026-11-27T09:00:00+00:00", "action": "code issued", "actor": "Ada", '

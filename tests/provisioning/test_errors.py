@@ -18,6 +18,8 @@ from provisioning.errors import (
     InvalidGrant,
     InvalidRequest,
     ProvisioningError,
+    SignInPending,
+    SignInTooSoon,
     SlowDown,
 )
 from provisioning.firmware import Catalog
@@ -37,6 +39,8 @@ from provisioning.firmware import Catalog
         (SlowDown("m", interval=10), 400, "slow_down", {"interval": 10}, {}),
         (AccessDenied("m"), 400, "access_denied", {}, {}),
         (ExpiredToken("m"), 400, "expired_token", {}, {}),
+        (SignInPending("m"), 409, "sign_in_pending", {}, {}),
+        (SignInTooSoon("m", retry_after=42), 429, "too_many_requests", {}, {"Retry-After": "42"}),
         # An admin-side refusal never reaches the device API; if it did, it is a plain 400.
         (DuplicateDevice("m"), 400, "invalid_request", {}, {}),
     ],
