@@ -43,6 +43,7 @@ from .errors import (
 )
 from .firmware import Catalog, FirmwareStatus, FirmwareVerdict
 from .mac import parse_mac
+from .outbox import DeviceEvent, EventKind, notice_records
 
 if TYPE_CHECKING:
     from .clock import Clock
@@ -209,7 +210,9 @@ class DeviceService:
             now, device.tenant_id, actor, "device.provisioned", mac,
             model=model_, manufacturer=maker, firmware=firmware, location=device.location,
         )
-        await self._repository.tenant(device.tenant_id).commit(save=[provisioned], audit=[event])
+        # The admin's notice is committed with the change (see outbox.py).
+        notice = notice_records(DeviceEvent.of(EventKind.PROVISIONED, provisioned, now))
+        await self._repository.tenant(device.tenant_id).commit(save=[provisioned], audit=[event], records=notice)
         return ProvisionResult(
             tenant_id=device.tenant_id,
             tenant_name=self._shown_name(device.tenant_id),
@@ -275,7 +278,8 @@ class DeviceService:
                 now, device.tenant_id, actor, "device.signed_in", device.mac,
                 account=signed.account, approved_by=grant.approved_by,
             )
-            await repo.commit(save=[signed], audit=[event])
+            notice = notice_records(DeviceEvent.of(EventKind.SIGNED_IN, signed, now))
+            await repo.commit(save=[signed], audit=[event], records=notice)
             assert signed.account is not None
             return TokenGrant(
                 access_token=generate_secret(),
@@ -306,7 +310,8 @@ class DeviceService:
             now, device.tenant_id, actor, "device.factory_reset", device.mac,
             previous_state=device.state.value, location=device.location,
         )
-        await self._repository.tenant(device.tenant_id).commit(save=[reset], audit=[event])
+        notice = notice_records(DeviceEvent.of(EventKind.RESET, reset, now))
+        await self._repository.tenant(device.tenant_id).commit(save=[reset], audit=[event], records=notice)
         return reset
 
     # --- internals ---------------------------------------------------------------------
@@ -344,7 +349,8 @@ class DeviceService:
                     )
                 )
                 locked_out.append(counted)
-            await repo.commit(save=[counted], audit=events)
+            notice = notice_records(DeviceEvent.of(EventKind.LOCKED, counted, now)) if counted.locked else {}
+            await repo.commit(save=[counted], audit=events, records=notice)
         return tuple(locked_out)
 
 
