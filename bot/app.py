@@ -15,6 +15,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from bot.botframework import BotFrameworkChannel
+from bot.botframework.outbound import OutboundHttp
 from bot.chat.dispatch import Dispatcher
 from bot.chat.gate import Gate
 from bot.chat.interactions import Interactions, Menu
@@ -50,6 +51,7 @@ class Services:
     devices: DeviceService
     notices: Notifier
     downloads: DownloadStore
+    outbound: OutboundHttp
 
 
 SERVICES = web.AppKey("services", Services)
@@ -97,11 +99,14 @@ def _assemble(settings: Settings, clock: Clock, catalog: Catalog, store: Store) 
     add_device_routes(app.router, DeviceApi(devices, notices, limiter, settings.public_url))
     add_download_route(app.router, downloads, clock)
     app.router.add_get("/healthz", _healthz)
-    app[SERVICES] = Services(store, service, devices, notices, downloads)
+    app[SERVICES] = Services(store, service, devices, notices, downloads, channel.outbound)
 
     async def stop(_: web.Application) -> None:
-        await notices.drain(NOTICE_DRAIN_SECONDS)
-        await store.close()
+        try:
+            await notices.drain(NOTICE_DRAIN_SECONDS)
+        finally:
+            await channel.close()
+            await store.close()
 
     app.on_cleanup.append(stop)
     _log_access_policy(settings)

@@ -50,6 +50,9 @@ class Settings:
     log_level: str = "INFO"
     allow_unauthenticated: bool = False  # listen beyond loopback with no app id (everyone is an admin)
     notify_retry_seconds: tuple[float, ...] = (2.0, 10.0, 60.0, 300.0)  # not from env: tests shorten it
+    outbound_timeout_seconds: float = 20.0  # one connector call, waiting for a slot included
+    outbound_per_host: int = 16  # connector calls in flight to one host
+    outbound_total: int = 64  # connector calls in flight overall
 
     @property
     def auth_enabled(self) -> bool:
@@ -101,6 +104,10 @@ class Settings:
             download_hosts=_hosts(env, "DOWNLOAD_HOSTS", cls.download_hosts),
             log_level=_log_level(env),
             allow_unauthenticated=allow_unauthenticated,
+            outbound_timeout_seconds=_number(env, "OUTBOUND_TIMEOUT_SECONDS", cls.outbound_timeout_seconds,
+                                             low=1, high=300),
+            outbound_per_host=_integer(env, "OUTBOUND_PER_HOST", cls.outbound_per_host, low=1, high=1000),
+            outbound_total=_integer(env, "OUTBOUND_TOTAL", cls.outbound_total, low=1, high=10_000),
         )
 
 
