@@ -40,7 +40,7 @@ from storage.store import check_tenant_id
 
 log = logging.getLogger(__name__)
 
-NOTICE_DRAIN_SECONDS = 3  # sends in flight at a stop get this long; the rest stay in the outbox
+NOTICE_DRAIN_SECONDS = 2  # sends in flight at a stop get this long; the rest stay in the outbox
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
 
 

@@ -85,7 +85,7 @@ def serve() -> int:
     return 0
 
 
-REQUEST_DRAIN_SECONDS = 3.0
+REQUEST_DRAIN_SECONDS = 2.0
 
 
 async def _serve(settings: Settings) -> None:
