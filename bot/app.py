@@ -2,8 +2,9 @@
 
 `await create_app(settings)` opens the store (so a second process on the same data
 directory is refused right there), builds the provisioning services, the chat features
-and the device API over them, and returns the aiohttp `Application`. Stopping the app
-lets pending notices finish briefly, then closes the store.
+and the device API over them, and returns the aiohttp `Application`. Starting it starts
+the notice sender (which first sends what the last run left in the outbox); stopping it
+gives notices in flight a moment, closes the outbound connections, then the store.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from bot.botframework import BotFrameworkChannel
+from bot.botframework.outbound import OutboundHttp
 from bot.chat.dispatch import Dispatcher
 from bot.chat.gate import Gate
 from bot.chat.interactions import Interactions, Menu
@@ -26,20 +28,21 @@ from bot.features import FEATURES, Codes, Files, Help, Inventory, SignIn
 from bot.files.delivery import FileDesk
 from bot.files.downloads import DownloadStore, add_download_route
 from bot.files.upload import Importer
-from bot.notices import Notifier
+from bot.notices import Notifier, Pacing
 from bot.pages import add_page_routes
 from bot.settings import Settings
 from provisioning.attempts import MemoryAttemptCounter
 from provisioning.clock import Clock, SystemClock
 from provisioning.device_service import DeviceService
 from provisioning.firmware import Catalog
+from provisioning.outbox import Outbox
 from provisioning.service import ProvisioningService
 from storage import Store, open_store
 from storage.store import check_tenant_id
 
 log = logging.getLogger(__name__)
 
-NOTICE_DRAIN_SECONDS = 5
+NOTICE_DRAIN_SECONDS = 2  # sends in flight at a stop get this long; the rest stay in the outbox
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
 
 
@@ -52,6 +55,7 @@ class Services:
     devices: DeviceService
     notices: Notifier
     downloads: DownloadStore
+    outbound: OutboundHttp
 
 
 SERVICES = web.AppKey("services", Services)
@@ -76,7 +80,9 @@ def _assemble(settings: Settings, clock: Clock, catalog: Catalog, store: Store) 
                                   tenant_name_default=settings.tenant_name, attempts=attempts)
     devices = DeviceService(store, catalog, clock, tenant_name_default=settings.tenant_name, attempts=attempts)
     channel = BotFrameworkChannel(settings)
-    notices = Notifier(channel.sender, service, settings.notify_retry_seconds)
+    pacing = Pacing(interval=settings.notice_interval_seconds, gather=settings.notice_gather_seconds,
+                    give_up_after=settings.notice_give_up_hours * 3600, retry_delays=settings.notify_retry_seconds)
+    notices = Notifier(channel.sender, service, Outbox(store), pacing)
     single_use = SingleUseCards(store, clock)
     downloads = DownloadStore()
     desk = FileDesk(downloads, settings.public_url, settings.download_hosts, clock)
@@ -103,12 +109,19 @@ def _assemble(settings: Settings, clock: Clock, catalog: Catalog, store: Store) 
     add_download_route(app.router, downloads, clock)
     app.router.add_get("/healthz", _healthz)
     add_page_routes(app.router)
-    app[SERVICES] = Services(store, service, devices, notices, downloads)
+    app[SERVICES] = Services(store, service, devices, notices, downloads, channel.outbound)
+
+    async def start(_: web.Application) -> None:
+        notices.start()  # notices left in the outbox by the last run go out now
 
     async def stop(_: web.Application) -> None:
-        await notices.drain(NOTICE_DRAIN_SECONDS)
-        await store.close()
+        try:
+            await notices.drain(NOTICE_DRAIN_SECONDS)
+        finally:
+            await channel.close()
+            await store.close()
 
+    app.on_startup.append(start)
     app.on_cleanup.append(stop)
     _log_access_policy(settings)
     return app

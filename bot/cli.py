@@ -136,8 +136,13 @@ def serve() -> int:
     return 0
 
 
+REQUEST_DRAIN_SECONDS = 2.0
+
+
 async def _serve(settings: Settings) -> None:
-    runner = web.AppRunner(await create_app(settings), handle_signals=False)
+    # Turns still running at a stop get this long; outbound calls have their own timeout,
+    # and the notices their drain (bot/app.py), so SIGTERM exits within about 10 s.
+    runner = web.AppRunner(await create_app(settings), handle_signals=False, shutdown_timeout=REQUEST_DRAIN_SECONDS)
     await runner.setup()
     tune_garbage_collector()  # the store is loaded: from here on, collections never walk it
     try:

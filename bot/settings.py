@@ -50,6 +50,12 @@ class Settings:
     log_level: str = "INFO"
     allow_unauthenticated: bool = False  # listen beyond loopback with no app id (everyone is an admin)
     notify_retry_seconds: tuple[float, ...] = (2.0, 10.0, 60.0, 300.0)  # not from env: tests shorten it
+    notice_interval_seconds: float = 2.0  # least time between two notice messages to one conversation
+    notice_give_up_hours: float = 24.0  # a conversation failing this long has its notices dropped (error log)
+    notice_gather_seconds: float = 0.3  # not from env: a first notice waits this long for company
+    outbound_timeout_seconds: float = 20.0  # one connector call, waiting for a slot included
+    outbound_per_host: int = 16  # connector calls in flight to one host
+    outbound_total: int = 64  # connector calls in flight overall
 
     @property
     def auth_enabled(self) -> bool:
@@ -101,6 +107,13 @@ class Settings:
             download_hosts=_hosts(env, "DOWNLOAD_HOSTS", cls.download_hosts),
             log_level=_log_level(env),
             allow_unauthenticated=allow_unauthenticated,
+            notice_interval_seconds=_number(env, "NOTICE_INTERVAL_SECONDS", cls.notice_interval_seconds,
+                                            low=2, high=3600),
+            notice_give_up_hours=_number(env, "NOTICE_GIVE_UP_HOURS", cls.notice_give_up_hours, low=0.1, high=24 * 30),
+            outbound_timeout_seconds=_number(env, "OUTBOUND_TIMEOUT_SECONDS", cls.outbound_timeout_seconds,
+                                             low=1, high=300),
+            outbound_per_host=_integer(env, "OUTBOUND_PER_HOST", cls.outbound_per_host, low=1, high=1000),
+            outbound_total=_integer(env, "OUTBOUND_TOTAL", cls.outbound_total, low=1, high=10_000),
         )
 
 

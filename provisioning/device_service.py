@@ -49,6 +49,7 @@ from .errors import (
 )
 from .firmware import Catalog, FirmwareStatus, FirmwareVerdict
 from .mac import parse_mac
+from .outbox import DeviceEvent, EventKind, notice_records
 from .polls import MemoryPollTracker, PollTracker
 
 if TYPE_CHECKING:
@@ -229,7 +230,9 @@ class DeviceService:
             now, device.tenant_id, actor, "device.provisioned", mac,
             model=model_, manufacturer=maker, firmware=firmware, location=device.location,
         )
-        await self._repository.tenant(device.tenant_id).commit(save=[provisioned], audit=[event])
+        # The admin's notice is committed with the change (see outbox.py).
+        notice = notice_records(DeviceEvent.of(EventKind.PROVISIONED, provisioned, now))
+        await self._repository.tenant(device.tenant_id).commit(save=[provisioned], audit=[event], records=notice)
         return ProvisionResult(
             tenant_id=device.tenant_id,
             tenant_name=self._shown_name(device.tenant_id),
@@ -297,7 +300,8 @@ class DeviceService:
                 now, device.tenant_id, actor, "device.signed_in", device.mac,
                 account=signed.account, approved_by=grant.approved_by,
             )
-            await repo.commit(save=[signed], audit=[event])
+            notice = notice_records(DeviceEvent.of(EventKind.SIGNED_IN, signed, now))
+            await repo.commit(save=[signed], audit=[event], records=notice)
             self._polls.forget(_grant_key(grant))
             assert signed.account is not None
             return TokenGrant(
@@ -325,7 +329,8 @@ class DeviceService:
             now, device.tenant_id, actor, "device.factory_reset", device.mac,
             previous_state=device.state.value, location=device.location,
         )
-        await self._repository.tenant(device.tenant_id).commit(save=[reset], audit=[event])
+        notice = notice_records(DeviceEvent.of(EventKind.RESET, reset, now))
+        await self._repository.tenant(device.tenant_id).commit(save=[reset], audit=[event], records=notice)
         return reset
 
     def session(self, access_token: str) -> Device:
@@ -422,7 +427,8 @@ class DeviceService:
                 attempts=attempts, max_attempts=self.max_code_attempts, location=locked.location,
             )
             locked_out.append(locked)
-            await repo.commit(save=[locked], audit=[event])
+            notice = notice_records(DeviceEvent.of(EventKind.LOCKED, locked, now))
+            await repo.commit(save=[locked], audit=[event], records=notice)
         return tuple(locked_out)
 
 

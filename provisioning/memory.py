@@ -18,6 +18,7 @@ from typing import Any
 from .audit import AuditEvent
 from .devices import Device
 from .documents import device_from_doc, device_to_doc
+from .outbox import OUTBOX_RECORD, OutboxEntry, sorted_entries
 
 
 class MemoryTenantRepository:
@@ -43,6 +44,10 @@ class MemoryTenantRepository:
 
     def record_keys(self, kind: str) -> list[str]:
         return [key for record_kind, key in self._records if record_kind == kind]
+
+    def pending_notices(self, limit: int) -> list[OutboxEntry]:
+        docs = ((key, value) for (kind, key), value in self._records.items() if kind == OUTBOX_RECORD)
+        return list(sorted_entries(docs, limit))
 
     async def commit(
         self,
@@ -95,3 +100,6 @@ class MemoryRepository:
 
     def tenants_with_mac(self, mac: str) -> list[str]:
         return [tid for tid, repo in self._tenants.items() if repo.get(mac) is not None]
+
+    def tenants_with_notices(self) -> list[str]:
+        return [tid for tid, repo in self._tenants.items() if repo.record_keys(OUTBOX_RECORD)]

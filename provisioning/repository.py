@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from provisioning.audit import AuditEvent
     from provisioning.devices import Device
+    from provisioning.outbox import OutboxEntry
 
 
 class TenantRepository(Protocol):
@@ -30,6 +31,9 @@ class TenantRepository(Protocol):
 
     def record_keys(self, kind: str) -> list[str]:
         """The keys of every record of one kind (for housekeeping)."""
+
+    def pending_notices(self, limit: int) -> list[OutboxEntry]:
+        """The oldest `limit` undelivered notices (`outbox` records), oldest first; see `outbox.py`."""
 
     async def commit(
         self,
@@ -54,3 +58,6 @@ class Repository(Protocol):
 
     def tenants_with_mac(self, mac: str) -> list[str]:
         """Tenants holding a device with this MAC (device API only)."""
+
+    def tenants_with_notices(self) -> list[str]:
+        """Tenants with at least one undelivered notice (the notice sender only)."""

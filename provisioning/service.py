@@ -29,6 +29,7 @@ from .errors import (
     InvalidRequest,
 )
 from .mac import parse_mac
+from .outbox import DeviceEvent, EventKind, notice_records
 
 if TYPE_CHECKING:
     from .attempts import AttemptCounter
@@ -338,7 +339,9 @@ class ProvisioningService:
             from_account=_account_of(before), to_account=None, previous_state=before.state.value,
             session_id=before.session_id, location=before.location,
         )
-        await repo.commit(save=[after], audit=[event])
+        notice = notice_records(DeviceEvent.of(EventKind.SIGNED_OUT, after, now, previous_account=_account_of(before),
+                                               by=actor.name))
+        await repo.commit(save=[after], audit=[event], records=notice)
         return before, after
 
     async def switch_account(
@@ -369,7 +372,12 @@ class ProvisioningService:
             from_account=before.account, to_account=upn, session_id=before.session_id,
             expires_at=grant.expires_at.isoformat(),
         )
-        await repo.commit(save=[after], audit=[event])
+        # Told where the old account's sign-in was done: the new sign-in's conversation may
+        # take the device over right after.
+        notice = notice_records(DeviceEvent.of(EventKind.ACCOUNT_CHANGED, after, now, account=upn,
+                                               previous_account=before.account, by=actor.name,
+                                               told_in=repo.get_record(CONVERSATION_RECORD, mac)))
+        await repo.commit(save=[after], audit=[event], records=notice)
         return before, after
 
     async def set_tenant_name(self, tenant_id: str, actor: Actor, name: str) -> None:

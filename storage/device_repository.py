@@ -8,6 +8,8 @@ MAC, so `get` is one dict look-up and `devices()` does not re-decode the invento
 from __future__ import annotations
 
 import asyncio
+import itertools
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -16,9 +18,12 @@ import orjson
 from provisioning.audit import AuditEvent
 from provisioning.devices import Device
 from provisioning.documents import device_from_doc, device_to_doc
+from provisioning.outbox import OUTBOX_RECORD, DeviceEvent, OutboxEntry
 from storage.errors import InvalidCommit
 from storage.tables import Change, Doc, Key, TableSpec, json_copy
 from storage.tenant_file import TenantFile
+
+log = logging.getLogger(__name__)
 
 DEVICES = "devices"
 RECORDS = "records"
@@ -44,6 +49,13 @@ class DeviceRepository:
         self.tenant_id: str = file.tenant_id
         self._file = file
         self._decoded: dict[Key, Device] = {}  # mac -> Device of the doc stored now
+        # The outbox, decoded and oldest first, kept in step with the records table, so the
+        # notice sender never scans (or re-decodes) every record of the tenant.
+        self._outbox: dict[str, DeviceEvent] = {}
+        records = cast(list[tuple[tuple[str, str], Doc]], list(file.items(RECORDS)))
+        for (kind, key), doc in sorted(records, key=lambda item: item[0]):
+            if kind == OUTBOX_RECORD:
+                self._track_outbox(key, doc)
         file.add_listener(self._forget)
 
     def _forget(self, table: str, key: Key, old: Doc | None, new: Doc | None) -> None:
@@ -51,6 +63,21 @@ class DeviceRepository:
         # puts the saved Device back right after staging.
         if table == DEVICES:
             self._decoded.pop(key, None)
+        elif table == RECORDS and isinstance(key, tuple) and key[0] == OUTBOX_RECORD:
+            self._outbox.pop(key[1], None)
+            if new is not None:
+                self._track_outbox(key[1], new)
+
+    def _track_outbox(self, key: str, doc: Doc) -> None:
+        try:
+            self._outbox[key] = DeviceEvent.from_doc(doc["value"])
+        except (KeyError, TypeError, ValueError) as exc:
+            log.error("tenant %s: outbox entry %s is not a device event (%r); it is never sent", self.tenant_id, key,
+                      exc)
+
+    @property
+    def has_notices(self) -> bool:
+        return bool(self._outbox)
 
     def get(self, mac: str) -> Device | None:
         device = self._decoded.get(mac)
@@ -79,6 +106,10 @@ class DeviceRepository:
         # The records table's key is (kind, key), as its TableSpec says.
         keys = cast(list[tuple[str, str]], self._file.keys(RECORDS))
         return [key for record_kind, key in keys if record_kind == kind]
+
+    def pending_notices(self, limit: int) -> list[OutboxEntry]:
+        # Kept in commit order (sorted at open), which is key order but for a clock step back.
+        return [OutboxEntry(key, event) for key, event in itertools.islice(self._outbox.items(), limit)]
 
     async def commit(
         self,

@@ -19,12 +19,15 @@
   directory fsync); an acknowledged change always survives.
 - `close` refuses new changes, drains the queue and folds the journal into the TinyDB
   file, so after a clean close that file alone holds everything.
+- Flushes run in the store's own threads (`WRITER_THREADS`), not the loop's default
+  executor, so nothing else the process runs in threads can queue ahead of a write.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +44,9 @@ log = logging.getLogger(__name__)
 # disk use stays under about twice the data and replay at open costs about one more
 # parse), and never before it reaches this size.
 JOURNAL_MIN_BYTES = 4 * 1024 * 1024
+
+# One flush per tenant at a time; threads start on demand and are shared by every tenant.
+WRITER_THREADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="store-writer")
 
 
 @dataclass
@@ -149,7 +155,7 @@ class GroupCommitWriter:
                     self._fail(batch + self._pending, exc)
                     self._pending = []
                     continue
-                flush = asyncio.ensure_future(asyncio.to_thread(self._flush, plan))
+                flush = asyncio.get_running_loop().run_in_executor(WRITER_THREADS, self._flush, plan)
                 try:
                     await asyncio.shield(flush)
                 except asyncio.CancelledError:
@@ -283,7 +289,8 @@ class GroupCommitWriter:
         if self._journal_size and self._checkpoint_size is not None:
             snapshot = self._tables.snapshot(self._batch + 1)
             try:
-                await asyncio.to_thread(self._checkpoint, snapshot, self._audit_size, self._journal_size)
+                await asyncio.get_running_loop().run_in_executor(
+                    WRITER_THREADS, self._checkpoint, snapshot, self._audit_size, self._journal_size)
                 self._batch += 1
                 self._journal_size = 0
             except OSError:

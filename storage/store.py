@@ -122,6 +122,10 @@ class Store:
         """Tenants holding a device with this MAC (device API only), sorted."""
         return sorted(self._mac_tenants.get(mac, ()))
 
+    def tenants_with_notices(self) -> list[str]:
+        """Tenants with undelivered notices (the notice sender only)."""
+        return [tenant_id for tenant_id, repo in self._repos.items() if repo.has_notices]
+
     # -- maintenance -----------------------------------------------------------------
 
     def tenant_ids(self) -> list[str]:

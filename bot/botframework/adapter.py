@@ -9,7 +9,9 @@ audience) and the user-token client is only built if a turn actually asks for it
 With that gone, msrest and copying were most of what was left (profiled on a `help`
 turn with `expectReplies`); `FastRepliesAdapter` uses the shortcuts in `msrest_fast.py`.
 What goes over the wire is unchanged: the same clients, credentials, requests and
-bodies (tests/bot/test_adapter_fast_paths.py compares them with msrest's).
+bodies (tests/bot/test_adapter_fast_paths.py compares them with msrest's). Given an
+`OutboundHttp`, every client the factory builds sends through it: aiohttp on the event
+loop with timeouts, bounded concurrency and a retry for stale connections (`outbound.py`).
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ from botframework.connector.auth import (
 )
 
 from bot.botframework.msrest_fast import CardSharingTurnContext, expected_replies_body
+from bot.botframework.outbound import OutboundHttp
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,16 +50,19 @@ class _CachingConnectorFactory(ConnectorFactory):
     """Hands out one `ConnectorClient` per (service URL, audience), built on first use."""
 
     def __init__(self, inner: ConnectorFactory, cache: OrderedDict[tuple[str, str, str], ConnectorClient],
-                 app_id: str) -> None:
+                 app_id: str, outbound: OutboundHttp | None = None) -> None:
         self._inner = inner
         self._cache = cache
         self._app_id = app_id
+        self._outbound = outbound
 
     async def create(self, service_url: str, audience: str | None = None) -> ConnectorClient:
         key = (self._app_id, service_url or "", audience or "")
         client = self._cache.get(key)
         if client is None:
             client = await self._inner.create(service_url, audience)
+            if self._outbound is not None:
+                self._outbound.adopt(client)
             self._cache[key] = client
             if len(self._cache) > CONNECTOR_CACHE_SIZE:
                 self._cache.popitem(last=False)
@@ -99,15 +105,16 @@ class _LazyUserTokenClient(UserTokenClient):
 class ReusingAuthentication(BotFrameworkAuthentication):
     """Delegates every check to the real authentication; reuses what it may."""
 
-    def __init__(self, inner: BotFrameworkAuthentication) -> None:
+    def __init__(self, inner: BotFrameworkAuthentication, outbound: OutboundHttp | None = None) -> None:
         self._inner = inner
+        self._outbound = outbound
         self._connectors: OrderedDict[tuple[str, str, str], ConnectorClient] = OrderedDict()
 
     def _wrap(self, factory: ConnectorFactory | None, claims: ClaimsIdentity | None) -> ConnectorFactory | None:
         if factory is None:
             return None
         app_id = _app_id(claims)
-        return _CachingConnectorFactory(factory, self._connectors, app_id)
+        return _CachingConnectorFactory(factory, self._connectors, app_id, self._outbound)
 
     async def authenticate_request(self, activity: Activity, auth_header: str) -> AuthenticateRequestResult:
         result = await self._inner.authenticate_request(activity, auth_header)
@@ -140,7 +147,8 @@ def _app_id(claims: ClaimsIdentity | None) -> str:
     return str(claims.claims.get("aud") or claims.claims.get("appid") or claims.claims.get("azp") or "")
 
 
-def bot_framework_authentication(settings: Settings) -> BotFrameworkAuthentication:
+def bot_framework_authentication(settings: Settings,
+                                 outbound: OutboundHttp | None = None) -> BotFrameworkAuthentication:
     """The stock configuration-driven authentication, wrapped for reuse."""
     configuration = SimpleNamespace(
         APP_ID=settings.app_id,
@@ -148,7 +156,7 @@ def bot_framework_authentication(settings: Settings) -> BotFrameworkAuthenticati
         APP_TYPE=settings.app_type,
         APP_TENANTID=settings.app_tenant_id,
     )
-    return ReusingAuthentication(ConfigurationBotFrameworkAuthentication(configuration))
+    return ReusingAuthentication(ConfigurationBotFrameworkAuthentication(configuration), outbound)
 
 
 class FastRepliesAdapter(CloudAdapter):
@@ -174,7 +182,8 @@ class FastRepliesAdapter(CloudAdapter):
         return super()._process_turn_results(context)
 
 
-def create_adapter(settings: Settings, on_error: Callable[[TurnContext, Exception], Awaitable[None]]) -> CloudAdapter:
-    adapter = FastRepliesAdapter(bot_framework_authentication(settings))
+def create_adapter(settings: Settings, on_error: Callable[[TurnContext, Exception], Awaitable[None]],
+                   outbound: OutboundHttp | None = None) -> CloudAdapter:
+    adapter = FastRepliesAdapter(bot_framework_authentication(settings, outbound))
     adapter.on_turn_error = on_error
     return adapter

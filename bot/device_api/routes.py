@@ -2,7 +2,9 @@
 
 JSON over HTTP on the bot's own app. Errors are `{"error": code, "message": text}` where
 the message is something a technician can act on. Token-endpoint answers follow RFC 8628
-section 3.5. Nothing here logs a verification code or a token.
+section 3.5. Nothing here logs a verification code or a token. The services commit each
+device event's notice with the change (`provisioning/outbox.py`); a handler only wakes the
+notice sender, which tells the admin (`bot/notices.py`).
 """
 from __future__ import annotations
 
@@ -101,11 +103,11 @@ class DeviceApi:
             result = await devices.provision(provision_request)
         except InvalidCode as wrong:
             log.warning("device API: wrong verification code for %s from %s", provision_request.mac, request.remote)
-            for device in wrong.locked_out:
-                self._notices.device_locked(device)
+            if wrong.locked_out:
+                self._notices.wake()  # the lockout's notice was committed with it
             raise
         log.info("device API: %s provisioned in tenant %s", result.device.mac, result.tenant_id)
-        self._notices.device_provisioned(result.device)
+        self._notices.wake()
         return _json({"tenant_name": result.tenant_name, "device_token": result.device_token,
                       "state": result.device.state.value})
 
@@ -134,7 +136,7 @@ class DeviceApi:
             raise InvalidRequest("device_code is required.")
         grant = await self._devices.poll_token(token, device_code)
         log.info("device API: %s signed in as %s", grant.device.mac, grant.account)
-        self._notices.device_signed_in(grant.device)
+        self._notices.wake()
         return _json({"access_token": grant.access_token, "token_type": grant.token_type,
                       "expires_in": grant.expires_in, "account": grant.account})
 
@@ -162,7 +164,7 @@ class DeviceApi:
     async def factory_reset(self, request: web.Request) -> web.Response:
         device = await self._devices.factory_reset(_bearer(request))
         log.info("device API: %s factory reset", device.mac)
-        self._notices.device_reset(device)
+        self._notices.wake()
         return _json({"mac": device.mac, "state": device.state.value})
 
 

@@ -154,12 +154,12 @@ class SignIn(Feature):
         if record is None:
             return
         try:
-            before, after = await self._service.sign_out(turn.tenant_id, turn.actor, mac, session)
+            before, _ = await self._service.sign_out(turn.tenant_id, turn.actor, mac, session)
         except ProvisioningError as refusal:
             await answer_card(turn, record, cards.resolved_card("Not signed out", refusal.message))
             return
         account = _account_of(before)
-        self._notices.device_signed_out(after, account, turn.actor.name)
+        self._notices.wake()  # its notice was committed with the sign-out
         await answer_card(turn, record, cards.resolved_card(
             "Device signed out",
             f"{mac} is signed out{f' of {account}' if account else ''}: its session ended and its access token "
@@ -199,8 +199,7 @@ class SignIn(Feature):
             return
         grant = after.sign_in
         assert grant is not None and grant.account is not None  # switch_account starts one
-        # Told where the old sign-in was done, before this conversation takes the device over.
-        self._notices.account_changed(after, before.account, grant.account, turn.actor.name)
+        self._notices.wake()  # its notice was committed with the change
         await self._notices.follow(turn, [mac])
         await answer_card(turn, record, cards.resolved_card(
             "Account change started",

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,9 +15,14 @@ from tests.bot.connector import FakeConnector, serving
 from tests.cardcheck import validate_cards
 
 
+def fast_notices(**changes: Any) -> Settings:
+    """Settings with notice pacing for tests: Teams' 2 s between messages would make every notice test slow."""
+    return Settings(**{"notice_interval_seconds": 0.05, "notice_gather_seconds": 0.01, **changes})
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", tenant_name="Contoso")
+    return fast_notices(data_dir=tmp_path / "data", tenant_name="Contoso")
 
 
 @pytest.fixture

@@ -3,7 +3,10 @@
 Replies the bot sends over HTTP land here, as they would at Teams' or the Emulator's
 connector: `POST /v3/conversations/{id}/activities/{replyToId}` (reply),
 `POST /v3/conversations/{id}/activities` (send), `PUT .../activities/{id}` (update).
-It can also serve attachment bytes and fail a given number of sends.
+It can also serve attachment bytes and misbehave as real connectors do: fail a number
+of sends (503), throttle (429, with or without `Retry-After`), answer late, and close a
+kept-alive connection as a request arrives on it (a peer closing idle connections, as
+the Agents Playground and Node servers do, caught at the worst moment).
 """
 from __future__ import annotations
 
@@ -32,6 +35,12 @@ class FakeConnector:
     received: list[Received] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)
     fail_sends: int = 0  # answer 503 to this many sends before accepting again
+    throttle: list[str | None] = field(default_factory=list)  # answer 429 to the next sends; each: Retry-After or None
+    delay: float = 0.0  # answer every request this many seconds late
+    drop_reused: bool = False  # close a connection, unanswered, when a second request arrives on it
+    answered_429: int = 0
+    dropped: int = 0
+    _connections: set[object] = field(default_factory=set)  # transports that have served a request
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -45,6 +54,20 @@ class FakeConnector:
         return app
 
     async def _record(self, request: web.Request, method: str) -> web.Response:
+        if self.drop_reused:
+            connection = request.transport
+            if connection in self._connections and request.transport is not None:
+                self.dropped += 1
+                request.transport.close()
+                return web.Response(status=500)  # never reaches the client
+            self._connections.add(connection)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if method != "update" and self.throttle:
+            retry_after = self.throttle.pop(0)
+            self.answered_429 += 1
+            headers = {"Retry-After": retry_after} if retry_after is not None else {}
+            return web.json_response({"error": {"code": "Throttled"}}, status=429, headers=headers)
         if method != "update" and self.fail_sends > 0:
             self.fail_sends -= 1
             return web.json_response({"error": {"code": "ServiceUnavailable"}}, status=503)
@@ -83,9 +106,9 @@ class FakeConnector:
 
 
 @asynccontextmanager
-async def serving(fake: FakeConnector) -> AsyncIterator[tuple[FakeConnector, str]]:
-    """Run a fake connector on a local port; yields it with its service URL."""
-    server = TestServer(fake.app())
+async def serving(fake: FakeConnector, port: int | None = None) -> AsyncIterator[tuple[FakeConnector, str]]:
+    """Run a fake connector on a local port (any free one, or `port`); yields it with its service URL."""
+    server = TestServer(fake.app(), port=port)
     await server.start_server()
     try:
         yield fake, str(server.make_url("/"))

@@ -11,6 +11,7 @@ from bot.app import create_app
 from bot.settings import Settings
 from provisioning.clock import FakeClock
 from tests.bot.chat import ChatDriver, cards_in, submit_data, texts_in
+from tests.bot.conftest import fast_notices
 
 MAC = "00-1A-2B-3C-4D-5E"
 T55A = {"model": "T55A", "manufacturer": "Yealink", "firmware_version": "58.15.0.124"}
@@ -19,8 +20,8 @@ GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", tenant_name="Contoso", device_rate_limit=1000,
-                    notify_retry_seconds=(0.01, 0.01))
+    return fast_notices(data_dir=tmp_path / "data", tenant_name="Contoso", device_rate_limit=1000,
+                        notify_retry_seconds=(0.01, 0.01))
 
 
 def code_of(chat: ChatDriver, mac: str = MAC) -> str:

@@ -151,3 +151,110 @@ async def test_a_store_with_a_device_in_an_unknown_state_does_not_start(tmp_path
     assert str(path) in output and mac in output and "'bogus_state' is not one of" in output
     assert "did not start" in output and "Traceback" not in output
     assert path.read_bytes() == content
+
+
+@pytest.mark.slow
+async def test_notices_pending_at_a_kill_9_are_sent_after_the_restart(tmp_path: Path) -> None:
+    """Issue 10: the connector refuses while devices provision; kill -9; every device whose
+    provisioning was acknowledged is reported once the service is back."""
+    import asyncio
+    import re
+
+    import aiohttp
+
+    from tests.bot.connector import FakeConnector, serving
+
+    fake = FakeConnector(fail_sends=10**9)
+    async with serving(fake) as (_, service_url), aiohttp.ClientSession() as session:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        message = dict(json.loads((FIXTURES / "emulator_message.json").read_text()), serviceUrl=service_url,
+                       deliveryMode="expectReplies")
+
+        async def say(text: str) -> str:
+            async with session.post(f"{base}/api/messages", json=dict(message, text=text)) as response:
+                assert response.status == 200
+                return await response.text()
+
+        service = start(tmp_path / "data", port)
+        acknowledged: list[str] = []
+        try:
+            await asyncio.to_thread(wait_healthy, port, service)
+            codes = {}
+            for n in range(40):
+                mac = f"02-00-00-00-01-{n:02X}"
+                await say(f"add {mac} Rack {n}")
+                found = re.search(r"\d{4}-\d{4}-\d{4}", await say(f"code {mac}"))
+                assert found, "the code card shows the code"
+                codes[mac] = found.group(0)
+
+            async def provision(mac: str) -> None:
+                body = {"mac": mac, "verification_code": codes[mac], "model": "T55A", "manufacturer": "Yealink",
+                        "firmware_version": "58.15.0.124"}
+                try:
+                    async with session.post(f"{base}/api/devices/provision", json=body) as response:
+                        if response.status == 200:
+                            acknowledged.append(mac)
+                except aiohttp.ClientError:
+                    pass  # cut off by the kill: not acknowledged
+
+            burst = [asyncio.create_task(provision(mac)) for mac in codes]
+            while len(acknowledged) < 20:
+                await asyncio.sleep(0.002)
+            service.kill()
+            await asyncio.gather(*burst)
+        finally:
+            if service.poll() is None:
+                service.kill()
+            await asyncio.to_thread(service.communicate, timeout=20)
+        assert fake.received == [], "nothing was delivered before the kill"
+
+        fake.fail_sends = 0
+        again = start(tmp_path / "data", port)
+        try:
+            await asyncio.to_thread(wait_healthy, port, again)
+            async with asyncio.timeout(20):
+                while not all(mac in json.dumps(fake.activities()) for mac in acknowledged):
+                    await asyncio.sleep(0.05)
+        finally:
+            again.send_signal(signal.SIGTERM)
+            output, _ = await asyncio.to_thread(again.communicate, timeout=20)
+        assert again.returncode == 0, output
+
+
+@pytest.mark.slow
+async def test_sigterm_stops_the_service_while_a_notice_hangs_on_its_connector(tmp_path: Path) -> None:
+    import asyncio
+    import re
+
+    import aiohttp
+
+    from tests.bot.connector import FakeConnector, serving
+
+    fake = FakeConnector(delay=120.0)  # answers nothing for two minutes
+    async with serving(fake) as (_, service_url), aiohttp.ClientSession() as session:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        message = dict(json.loads((FIXTURES / "emulator_message.json").read_text()), serviceUrl=service_url,
+                       deliveryMode="expectReplies")
+        service = start(tmp_path / "data", port)
+        try:
+            await asyncio.to_thread(wait_healthy, port, service)
+            mac = "02-00-00-00-02-01"
+            async with session.post(f"{base}/api/messages", json=dict(message, text=f"add {mac} Lobby")):
+                pass
+            async with session.post(f"{base}/api/messages", json=dict(message, text=f"code {mac}")) as response:
+                found = re.search(r"\d{4}-\d{4}-\d{4}", await response.text())
+            assert found
+            body = {"mac": mac, "verification_code": found.group(0), "model": "T55A", "firmware_version": "58.15.0.124"}
+            async with session.post(f"{base}/api/devices/provision", json=body) as response:
+                assert response.status == 200
+            await asyncio.sleep(1.0)  # the notice is now hanging on the connector
+            service.send_signal(signal.SIGTERM)
+            output, _ = await asyncio.to_thread(service.communicate, timeout=10)
+        finally:
+            if service.poll() is None:
+                service.kill()
+                service.communicate()
+        assert service.returncode == 0, output
+        assert "unsent" in output and "outbox" in output, output

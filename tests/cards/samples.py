@@ -9,6 +9,7 @@ import cards
 from provisioning.devices import Device, DeviceState, HistoryEntry, SignInGrant, VerificationCode
 from provisioning.firmware import Catalog
 from provisioning.mac import MAC_INPUT_REGEX
+from provisioning.outbox import DeviceEvent, EventKind
 
 NOW = datetime(2026, 11, 27, 14, 5, tzinfo=UTC)
 CARD_ID = "card-0001"
@@ -88,10 +89,25 @@ REJECTED = [
 ]
 
 
+def digest_events(count: int, location: str = "Building 2, room 2.14") -> list[DeviceEvent]:
+    """`count` events, mostly provisioned, every seventh locked out, every eleventh signed in."""
+    events = []
+    for n in range(count):
+        kind = EventKind.LOCKED if n % 7 == 3 else EventKind.SIGNED_IN if n % 11 == 5 else EventKind.PROVISIONED
+        events.append(DeviceEvent(kind, TENANT, f"AA-BB-CC-DD-{n // 256:02X}-{n % 256:02X}", NOW, location,
+                                  "T55A", "Yealink", "58.15.0.124", "room-2.14@contoso.com"))
+    return events
+
+
 def every_card() -> dict[str, dict[str, Any]]:
     """One built example of every card and notable variant, keyed by golden file name."""
     catalog = Catalog.default()
     return {
+        "digest_two": cards.device_digest_card(digest_events(2), CARD_ID),
+        "digest_mixed": cards.device_digest_card(digest_events(37), CARD_ID),
+        "digest_largest": cards.device_digest_card(
+            digest_events(cards.DIGEST_MAX_DEVICES, "Building 12, floor 3, room 3.141 (north wing, behind reception) "
+                          "next to the large meeting room with the view of the harbour, desk 42"), CARD_ID),
         "welcome_admin": cards.welcome_card(CARD_ID, is_admin=True),
         "welcome_non_admin": cards.welcome_card(CARD_ID, is_admin=False),
         "help": cards.help_card(help_groups(is_admin=True), CARD_ID),

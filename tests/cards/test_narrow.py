@@ -43,7 +43,7 @@ def _reason(mac: str) -> str:
 def narrow_cards() -> dict[str, dict[str, Any]]:
     """Every card with a table, with realistic text (the bot's own reasons, a UPN)."""
     built = {name: card for name, card in every_card().items()
-             if name.startswith(("table_", "summary", "codes", "import_summary"))}
+             if name.startswith(("table_", "summary", "codes", "import_summary", "digest_"))}
     for tab in ("waiting", "signin", "signedin", "all"):
         shown = [d for d in ALL_DEVICES if d.state in cards.TAB_STATES[tab]]
         built[f"tab_{tab}"] = cards.device_table_card(tab, shown, 1, 1, COUNTS, NOW, CARD_ID)

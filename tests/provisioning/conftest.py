@@ -21,6 +21,7 @@ from provisioning.device_service import DeviceService, ProvisionResult
 from provisioning.devices import Device
 from provisioning.firmware import Catalog
 from provisioning.memory import MemoryRepository
+from provisioning.outbox import OutboxEntry
 from provisioning.repository import Repository, TenantRepository
 from provisioning.service import ProvisioningService
 
@@ -85,6 +86,9 @@ class RecordingRepository:
     def tenants_with_mac(self, mac: str) -> list[str]:
         return self.inner.tenants_with_mac(mac)
 
+    def tenants_with_notices(self) -> list[str]:
+        return self.inner.tenants_with_notices()
+
     def actions(self) -> list[str]:
         return [e.action for e in self.events]
 
@@ -106,6 +110,9 @@ class _RecordingTenant:
 
     def record_keys(self, kind: str) -> list[str]:
         return self._inner.record_keys(kind)
+
+    def pending_notices(self, limit: int) -> list[OutboxEntry]:
+        return self._inner.pending_notices(limit)
 
     async def commit(
         self,
