@@ -14,6 +14,15 @@ if TYPE_CHECKING:
     from provisioning.devices import Device
 
 
+class ConcurrentChange(Exception):
+    """A commit refused because another process changed what it rests on meanwhile.
+
+    Nothing of the commit was kept, and the repository's reads already show what won, so
+    the caller can re-read, check again and retry (`retry_on_conflict`). A repository used
+    by one process alone (memory, TinyDB) never raises it.
+    """
+
+
 class TenantRepository(Protocol):
     """One tenant's devices and records. Reads come from memory; commits are durable."""
 

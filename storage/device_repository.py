@@ -1,4 +1,4 @@
-"""The `TenantRepository` port on a `TenantFile`: devices and records as documents.
+"""The `TenantRepository` port on a tenant's documents: devices and records.
 
 The core store is generic (table, key -> JSON object); this thin adapter maps a
 `Device` to its document (`provisioning.documents`), audit events to their lines, and
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
@@ -18,7 +18,9 @@ from provisioning.devices import Device
 from provisioning.documents import device_from_doc, device_to_doc
 from storage.errors import InvalidCommit
 from storage.tables import Change, Doc, Key, TableSpec, json_copy
-from storage.tenant_file import TenantFile
+
+if TYPE_CHECKING:
+    from storage.tenants import TenantDocuments
 
 DEVICES = "devices"
 RECORDS = "records"
@@ -37,7 +39,7 @@ TABLES = (
 class DeviceRepository:
     """One tenant's devices, records and audit events (implements `TenantRepository`)."""
 
-    def __init__(self, file: TenantFile) -> None:
+    def __init__(self, file: TenantDocuments) -> None:
         if file.tenant_id is None:
             raise ValueError("a tenant file must know its tenant before it is wrapped")
         self.tenant_id: str = file.tenant_id

@@ -32,7 +32,14 @@ class StoreSchemaUnsupported(StoreCorrupt):
 
 
 class StoreWriteFailed(StoreError):
-    """A batch could not be made durable (disk full, I/O error); its changes were rolled back."""
+    """A batch could not be made durable (disk full, I/O error); its changes were rolled back.
+
+    `reason` says why in a few words a chat answer can carry (no path, no error text).
+    """
+
+    def __init__(self, message: str, reason: str = "a write to the disk failed") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class StoreClosed(StoreError):
