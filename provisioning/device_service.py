@@ -43,6 +43,7 @@ from .errors import (
 )
 from .firmware import Catalog, FirmwareStatus, FirmwareVerdict
 from .mac import parse_mac
+from .repository import retry_on_conflict
 
 if TYPE_CHECKING:
     from .clock import Clock
@@ -153,6 +154,7 @@ class DeviceService:
             raise InvalidRequest(error.message) from None
         return ProvisionRequest(mac, texts["verification_code"], model, firmware, maker, verdict)
 
+    @retry_on_conflict
     async def provision(self, request: ProvisionRequest) -> ProvisionResult:
         """A technician entered a code on the device (`request` from `parse_request`).
         Refusals, in this order: DeviceLocked, AlreadySignedIn, InvalidCode, CodeExpired,
@@ -252,6 +254,7 @@ class DeviceService:
             ),
         )
 
+    @retry_on_conflict
     async def poll_token(self, token: str, device_code: str) -> TokenGrant:
         """RFC 8628 section 3.5 token request. Raises InvalidGrant, AccessDenied,
         ExpiredToken, SlowDown or AuthorizationPending; returns the token once approved."""
@@ -296,6 +299,7 @@ class DeviceService:
             )
         raise AuthorizationPending("Waiting for the admin to approve the sign-in.")
 
+    @retry_on_conflict
     async def factory_reset(self, token: str) -> Device:
         """The device was reset: back to *Waiting on activation*, its token revoked."""
         device = self.device_for_token(token)

@@ -6,8 +6,9 @@ API, where a device knows its MAC but not yet its tenant.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+import functools
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from provisioning.audit import AuditEvent
@@ -21,6 +22,33 @@ class ConcurrentChange(Exception):
     the caller can re-read, check again and retry (`retry_on_conflict`). A repository used
     by one process alone (memory, TinyDB) never raises it.
     """
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+MAX_ATTEMPTS = 8  # a conflict means another instance won a race: one re-read almost always settles it
+
+
+def retry_on_conflict(operation: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Run a read-check-commit operation again when its commit meets `ConcurrentChange`.
+
+    Every attempt re-reads (the repository already shows what won) and checks again, so
+    the rules hold across processes: the loser of a race gets the answer it would have
+    got had it come second. Only operations whose every commit rests on its own reads
+    may be wrapped.
+    """
+
+    @functools.wraps(operation)
+    async def retrying(*args: P.args, **kwargs: P.kwargs) -> R:
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return await operation(*args, **kwargs)
+            except ConcurrentChange:
+                if attempt == MAX_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    return retrying
 
 
 class TenantRepository(Protocol):
@@ -47,12 +75,14 @@ class TenantRepository(Protocol):
         audit: Sequence[AuditEvent] = (),
         records: Mapping[tuple[str, str], dict[str, Any] | None] = {},
     ) -> None:
-        """Apply all changes as one atomic unit and return once they are on disk.
+        """Apply all changes as one atomic unit and return once they are durable.
 
         The changes are visible to `get`/`devices` as soon as `commit` is called
         (before its first await), so a check-then-commit sequence with no await in
-        between cannot interleave with another request. A record value of None
-        deletes that record.
+        between cannot interleave with another request in this process. A record value
+        of None deletes that record. A store shared by several processes raises
+        `ConcurrentChange` when another process changed a row this commit rests on
+        since it was read; nothing of the commit is kept (see `retry_on_conflict`).
         """
 
 

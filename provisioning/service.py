@@ -29,6 +29,7 @@ from .errors import (
     InvalidRequest,
 )
 from .mac import parse_mac
+from .repository import retry_on_conflict
 
 if TYPE_CHECKING:
     from .clock import Clock
@@ -140,6 +141,7 @@ class ProvisioningService:
 
     # --- admin side: changes -----------------------------------------------------------
 
+    @retry_on_conflict
     async def add_device(self, tenant_id: str, actor: Actor, mac_text: str, location: str = "") -> Device:
         """Add one device to *Waiting on activation*."""
         mac = parse_mac(mac_text)
@@ -154,6 +156,7 @@ class ProvisioningService:
         await repo.commit(save=[device], audit=[event])
         return device
 
+    @retry_on_conflict
     async def add_devices(
         self, tenant_id: str, actor: Actor, rows: Sequence[tuple[str, str]]
     ) -> BulkAddResult:
@@ -199,6 +202,7 @@ class ProvisioningService:
             await repo.commit(save=added, audit=[event])
         return BulkAddResult(added=added, rejected=rejected)
 
+    @retry_on_conflict
     async def issue_code(
         self, tenant_id: str, actor: Actor, mac_text: str, as_shown: AsShown | None = None
     ) -> Device:
@@ -220,6 +224,7 @@ class ProvisioningService:
         await repo.commit(save=[device], audit=[event])
         return device
 
+    @retry_on_conflict
     async def issue_codes_for_all(self, tenant_id: str, actor: Actor) -> list[Device]:
         """One commit: a new code for every waiting device without a usable one
         (no code, expired, or locked out). Returns those devices, sorted."""
@@ -240,6 +245,7 @@ class ProvisioningService:
         await repo.commit(save=issued, audit=[event])
         return _by_location(issued)
 
+    @retry_on_conflict
     async def remove_device(
         self,
         tenant_id: str,
@@ -265,6 +271,7 @@ class ProvisioningService:
         await repo.commit(remove=[mac], audit=[event], records={(CONVERSATION_RECORD, mac): None})
         return device
 
+    @retry_on_conflict
     async def start_sign_in(
         self, tenant_id: str, actor: Actor, mac_text: str, account: str | None = None
     ) -> Device:
@@ -290,6 +297,7 @@ class ProvisioningService:
         await repo.commit(save=[device], audit=[event])
         return device
 
+    @retry_on_conflict
     async def approve_sign_in(
         self, tenant_id: str, actor: Actor, mac_text: str, account: str
     ) -> Device:
@@ -303,6 +311,7 @@ class ProvisioningService:
         await repo.commit(save=[device], audit=[event])
         return device
 
+    @retry_on_conflict
     async def deny_sign_in(self, tenant_id: str, actor: Actor, mac_text: str) -> Device:
         """Cancel the grant: the device's next poll gets `access_denied`."""
         mac = parse_mac(mac_text)
@@ -313,6 +322,7 @@ class ProvisioningService:
         await repo.commit(save=[device], audit=[event])
         return device
 
+    @retry_on_conflict
     async def set_tenant_name(self, tenant_id: str, actor: Actor, name: str) -> None:
         """Set the name devices show after provisioning (a no-op if unchanged)."""
         cleaned = name.strip() if isinstance(name, str) else ""
@@ -328,6 +338,7 @@ class ProvisioningService:
         event = audit_event(now, tenant_id, actor, "tenant.renamed", None, name=cleaned)
         await repo.commit(records={TENANT_NAME_RECORD: {"name": cleaned}}, audit=[event])
 
+    @retry_on_conflict
     async def save_conversation(
         self, tenant_id: str, key: str | Sequence[str], reference_doc: dict[str, Any]
     ) -> None:

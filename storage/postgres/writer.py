@@ -34,7 +34,7 @@ from storage.postgres.replica import Pending, TenantReplica, decode_key, encode_
 
 log = logging.getLogger(__name__)
 
-CHANNEL: Final = "provisioning_changes"
+CHANNEL: Final = "provisioning_changes"  # + the schema's name: one feed per schema
 MAX_BATCH: Final = 500  # commits per transaction
 
 
@@ -45,12 +45,13 @@ class _Refused(Exception):
 class TenantWriter:
     """The durable writes of one tenant's replica."""
 
-    def __init__(self, replica: TenantReplica, pool: asyncpg.Pool, instance: str) -> None:
+    def __init__(self, replica: TenantReplica, pool: asyncpg.Pool, instance: str, channel: str) -> None:
         assert replica.tenant_id is not None
         self._replica = replica
         self._tenant_id: str = replica.tenant_id
         self._pool = pool
         self._instance = instance
+        self._channel = channel
         self._queue: list[Pending] = []
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -89,11 +90,12 @@ class TenantWriter:
                     for table, key, doc in pending.changes:
                         written_versions[(table, key)] = None if doc is None else version
                 if written:
-                    await connection.execute("SELECT pg_notify($1, $2)", CHANNEL, self._tenant_id)
+                    await connection.execute("SELECT pg_notify($1, $2)", self._channel, self._tenant_id)
             self.transactions += 1
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             log.error("database write for tenant %s failed; %d commits undone: %r", self._tenant_id, len(batch), error)
-            self._refuse(batch, StoreWriteFailed(
+            self._undo(batch)
+            self._fail(batch, StoreWriteFailed(
                 "The change could not be saved: the database could not be reached or refused the write "
                 f"({type(error).__name__}); nothing of it was kept.", reason="the database is unavailable"))
             return
@@ -105,9 +107,10 @@ class TenantWriter:
             # The refused commit and everything staged after it may rest on what didn't hold.
             later = batch[refused_at:] + self._queue
             self._queue = []
-            self._refuse(later, ConcurrentChange(
+            self._undo(later)
+            await self._reread(later)  # before the callers hear of it: their retry must see what won
+            self._fail(later, ConcurrentChange(
                 "Another instance changed this meanwhile; nothing of this change was kept."))
-            await self._reread(later)
 
     async def _write_one(self, connection: asyncpg.Connection, pending: Pending, version: int,
                          written_versions: dict[tuple[str, Any], int | None]) -> None:
@@ -157,9 +160,12 @@ class TenantWriter:
                 "AS u(m, d)", tenant, [a.get("mac") for a in pending.audit],
                 [orjson.dumps(a).decode() for a in pending.audit])
 
-    def _refuse(self, pendings: Sequence[Pending], error: Exception) -> None:
+    def _undo(self, pendings: Sequence[Pending]) -> None:
         for pending in reversed(pendings):
             self._replica.undo(pending)
+
+    def _fail(self, pendings: Sequence[Pending], error: Exception) -> None:
+        for pending in pendings:
             if not pending.future.done():
                 pending.future.set_exception(error)
                 pending.future.exception()  # retrieved, so an abandoned waiter logs nothing
