@@ -24,7 +24,7 @@ from bot.device_api.rate_limit import RateLimiter
 from bot.device_api.routes import DeviceApi, add_device_routes
 from bot.features import FEATURES, Codes, Files, Help, Inventory, SignIn
 from bot.files.delivery import FileDesk
-from bot.files.downloads import DownloadStore, add_download_route
+from bot.files.downloads import add_download_route
 from bot.files.upload import Importer
 from bot.notices import Notifier
 from bot.settings import Settings
@@ -32,8 +32,11 @@ from provisioning.clock import Clock, SystemClock
 from provisioning.device_service import DeviceService
 from provisioning.firmware import Catalog
 from provisioning.service import ProvisioningService
-from storage import Store, open_store
+from storage import open_store
+from storage.files import FileStash, MemoryFileStash
+from storage.postgres import PostgresStore, open_postgres_store
 from storage.store import check_tenant_id
+from storage.tenants import TenantStore
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +48,11 @@ MAX_REQUEST_BYTES = 8 * 1024 * 1024
 class Services:
     """What the app built, for tests and diagnostics to look at; no handler reads it."""
 
-    store: Store
+    store: TenantStore
     service: ProvisioningService
     devices: DeviceService
     notices: Notifier
-    downloads: DownloadStore
+    downloads: FileStash
 
 
 SERVICES = web.AppKey("services", Services)
@@ -60,7 +63,11 @@ async def create_app(settings: Settings, *, clock: Clock | None = None) -> web.A
     catalog = Catalog.default()
     if settings.catalog_file:
         catalog = catalog.extended_with(settings.catalog_file)
-    store = await open_store(settings.data_dir)
+    store: TenantStore
+    if settings.database_url:
+        store = await open_postgres_store(settings.database_url)
+    else:
+        store = await open_store(settings.data_dir)
     try:
         return _assemble(settings, clock, catalog, store)
     except BaseException:
@@ -68,14 +75,14 @@ async def create_app(settings: Settings, *, clock: Clock | None = None) -> web.A
         raise
 
 
-def _assemble(settings: Settings, clock: Clock, catalog: Catalog, store: Store) -> web.Application:
+def _assemble(settings: Settings, clock: Clock, catalog: Catalog, store: TenantStore) -> web.Application:
     service = ProvisioningService(store, clock, code_ttl=timedelta(hours=settings.code_ttl_hours),
                                   tenant_name_default=settings.tenant_name)
     devices = DeviceService(store, catalog, clock, tenant_name_default=settings.tenant_name)
     channel = BotFrameworkChannel(settings)
     notices = Notifier(channel.sender, service, settings.notify_retry_seconds)
     single_use = SingleUseCards(store, clock)
-    downloads = DownloadStore()
+    downloads = store.files() if isinstance(store, PostgresStore) else MemoryFileStash()
     desk = FileDesk(downloads, settings.public_url, settings.download_hosts, clock)
     importer = Importer(service, desk, settings.download_hosts, settings.max_upload_bytes)
     help_ = Help(Menu(FEATURES))

@@ -92,8 +92,9 @@ async def _serve(settings: Settings) -> None:
     try:
         site = web.TCPSite(runner, settings.host, settings.port)
         await site.start()
+        where = "PostgreSQL (DATABASE_URL)" if settings.database_url else str(settings.data_dir.resolve())
         log.info("provisioning-bot listening on http://%s:%d (public URL %s); data in %s",
-                 settings.host, settings.port, settings.public_url, settings.data_dir.resolve())
+                 settings.host, settings.port, settings.public_url, where)
         await _until_stopped()
         log.info("stopping")
     finally:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from storage.device_repository import DEVICES, DeviceRepository
 from storage.errors import StoreClosed
@@ -44,6 +44,18 @@ class TenantStore:
         self._repos: dict[str, DeviceRepository] = {}
         self._mac_tenants: dict[Key, set[str]] = {}  # cross-tenant index, device API only
         self._closed = False
+
+    async def read_audit(self, tenant_id: str, mac: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """The tenant's last `limit` audit events (of one MAC if given), oldest first."""
+        raise NotImplementedError
+
+    def tenant_ids(self) -> list[str]:
+        """Every tenant holding anything (maintenance views only)."""
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Finish every pending write, then release what the store holds. Idempotent."""
+        raise NotImplementedError
 
     def _new_tenant(self, tenant_id: str) -> TenantDocuments:
         """The documents of a tenant this store has nothing of yet (created on first commit)."""

@@ -17,6 +17,7 @@ The tables:
   sequence and is taken while the tenant's advisory lock is held, so within a tenant it
   rises in commit order. Old entries are pruned.
 - `audit`: who did what, when (never a code or a token), per tenant.
+- `files`: files behind download links and file offers (`storage.files`), by token hash.
 """
 from __future__ import annotations
 
@@ -59,6 +60,19 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         doc jsonb NOT NULL
     );
     CREATE INDEX audit_by_tenant ON audit (tenant_id, id);
+    """,
+    # 2: files behind download links and file offers, shared by every instance.
+    """
+    CREATE TABLE files (
+        token_hash text PRIMARY KEY,
+        tenant_id text NOT NULL,
+        name text NOT NULL,
+        content bytea,
+        content_type text NOT NULL,
+        expires_at timestamptz NOT NULL,
+        taken_at timestamptz
+    );
+    CREATE INDEX files_by_expiry ON files (expires_at);
     """,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -24,6 +24,7 @@ import orjson
 
 from storage.device_repository import TABLES
 from storage.errors import StoreError
+from storage.postgres.files import PostgresFileStash
 from storage.postgres.replica import TenantReplica, decode_key
 from storage.postgres.schema import migrate
 from storage.postgres.writer import CHANNEL, TenantWriter
@@ -67,6 +68,10 @@ class PostgresStore(TenantStore):
         replica = self._documents[tenant_id]
         assert isinstance(replica, TenantReplica)
         return replica
+
+    def files(self) -> PostgresFileStash:
+        """Files behind download links, in the database (shared by every instance)."""
+        return PostgresFileStash(self._pool)
 
     def tenant_ids(self) -> list[str]:
         return sorted(tid for tid, docs in self._documents.items() if any(docs.count(t.name) for t in TABLES))
