@@ -20,7 +20,7 @@ from bot.chat.gate import Gate
 from bot.chat.interactions import Interactions, Menu
 from bot.chat.single_use import SingleUseCards
 from bot.chat.turn import Speaker
-from bot.device_api.rate_limit import RateLimiter
+from bot.device_api.rate_limit import AttemptLimit, RateLimiter
 from bot.device_api.routes import DeviceApi, add_device_routes
 from bot.features import FEATURES, Codes, Files, Help, Inventory, SignIn
 from bot.files.delivery import FileDesk
@@ -100,7 +100,8 @@ def _assemble(settings: Settings, clock: Clock, catalog: Catalog, store: TenantS
 
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     channel.add_routes(app.router, dispatcher, is_admin)
-    limiter = RateLimiter(settings.device_rate_limit, 60.0, time.monotonic)
+    limiter: AttemptLimit = (store.attempt_limit(settings.device_rate_limit, 60) if isinstance(store, PostgresStore)
+                             else RateLimiter(settings.device_rate_limit, 60.0, time.monotonic))
     add_device_routes(app.router, DeviceApi(devices, notices, limiter, settings.public_url))
     add_download_route(app.router, downloads, clock)
     app.router.add_get("/healthz", _healthz)

@@ -19,11 +19,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 import orjson
 
 from storage.errors import InvalidCommit
 from storage.tables import Change, Doc, Key, Listener, TableSpec, json_copy
+
+# An expected version meaning "whatever this instance's earlier, still unsettled commit
+# of the same row gives it": known only once that commit is written.
+CHAINED: Final = -1
 
 
 @dataclass
@@ -33,6 +38,7 @@ class Pending:
     replica: TenantReplica
     changes: list[Change]  # validated private copies
     texts: list[str | None]  # each change's doc as JSON text (None: deleted), for the database
+    expected: list[int | None]  # the version each row had when this commit read it (None: absent)
     audit: list[Doc]
     undo: list[tuple[str, Key, Doc | None]]  # what `apply` replaced, in order
     future: asyncio.Future[None]
@@ -57,6 +63,7 @@ class TenantReplica:
         self._rows: dict[str, dict[Key, Doc]] = {spec.name: {} for spec in specs}
         self.versions: dict[tuple[str, Key], int] = {}
         self.feed_position = 0  # the last change of the feed applied here
+        self.unsettled: dict[tuple[str, Key], int] = {}  # rows with local commits not yet written
         self._listeners: list[Listener] = []
         self._submit = submit
 
@@ -82,9 +89,15 @@ class TenantReplica:
         database has it (or refused it: then everything here was put back)."""
         checked, texts = self._checked(changes, owned)
         audit_docs = [json_copy(a) for a in audit]
+        # What each row rests on is taken now, with the read: a change another instance makes
+        # meanwhile (and the feed brings in) must refuse this commit, not become its base.
+        expected = [CHAINED if (table, key) in self.unsettled else self.versions.get((table, key))
+                    for table, key, _ in checked]
         undo = [(table, key, self._set(table, key, doc)) for table, key, doc in checked]
+        for table, key, _ in checked:
+            self.unsettled[(table, key)] = self.unsettled.get((table, key), 0) + 1
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._submit(Pending(self, checked, texts, audit_docs, undo, future))
+        self._submit(Pending(self, checked, texts, expected, audit_docs, undo, future))
         return future
 
     async def commit(self, changes: Sequence[Change], audit: Sequence[Doc] = ()) -> None:
@@ -92,17 +105,25 @@ class TenantReplica:
 
     # -- what the writer and the feed do ---------------------------------------------------
 
-    def expected_version(self, table: str, key: Key) -> int | None:
-        """The version a change to this row rests on: None if the row is absent."""
-        return self.versions.get((table, key))
-
     def confirm(self, changes: Sequence[Change], version: int) -> None:
         """The database holds `changes` at `version`."""
         for table, key, doc in changes:
+            known = self.versions.get((table, key))
+            if known is not None and known > version:
+                continue  # the feed already brought a later change of this row
             if doc is None:
                 self.versions.pop((table, key), None)
             else:
                 self.versions[(table, key)] = version
+
+    def settled(self, pending: Pending) -> None:
+        """`pending` was written or refused: its rows no longer wait on it."""
+        for table, key, _ in pending.changes:
+            left = self.unsettled.get((table, key), 0) - 1
+            if left > 0:
+                self.unsettled[(table, key)] = left
+            else:
+                self.unsettled.pop((table, key), None)
 
     def undo(self, pending: Pending) -> None:
         """Put back what `pending` replaced, last change first."""

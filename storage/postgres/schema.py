@@ -18,6 +18,7 @@ The tables:
   rises in commit order. Old entries are pruned.
 - `audit`: who did what, when (never a code or a token), per tenant.
 - `files`: files behind download links and file offers (`storage.files`), by token hash.
+- `attempts`: attempts per key per window (the device API's rate limit).
 """
 from __future__ import annotations
 
@@ -73,6 +74,15 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         taken_at timestamptz
     );
     CREATE INDEX files_by_expiry ON files (expires_at);
+    """,
+    # 3: attempts per key per window (the device API's rate limit), shared by every instance.
+    """
+    CREATE TABLE attempts (
+        key text NOT NULL,
+        window_start bigint NOT NULL,
+        hits integer NOT NULL,
+        PRIMARY KEY (key, window_start)
+    );
     """,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -25,6 +25,7 @@ import orjson
 from storage.device_repository import TABLES
 from storage.errors import StoreError
 from storage.postgres.files import PostgresFileStash
+from storage.postgres.limits import PostgresAttemptLimit
 from storage.postgres.replica import TenantReplica, decode_key
 from storage.postgres.schema import migrate
 from storage.postgres.writer import CHANNEL, TenantWriter
@@ -72,6 +73,10 @@ class PostgresStore(TenantStore):
     def files(self) -> PostgresFileStash:
         """Files behind download links, in the database (shared by every instance)."""
         return PostgresFileStash(self._pool)
+
+    def attempt_limit(self, limit: int, window: int) -> PostgresAttemptLimit:
+        """Attempts per key per window, counted in the database (shared by every instance)."""
+        return PostgresAttemptLimit(self._pool, limit, window)
 
     def tenant_ids(self) -> list[str]:
         return sorted(tid for tid, docs in self._documents.items() if any(docs.count(t.name) for t in TABLES))

@@ -30,7 +30,7 @@ import orjson
 
 from provisioning.repository import ConcurrentChange
 from storage.errors import StoreClosed, StoreWriteFailed
-from storage.postgres.replica import Pending, TenantReplica, decode_key, encode_key
+from storage.postgres.replica import CHAINED, Pending, TenantReplica, decode_key, encode_key
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,9 @@ class TenantWriter:
         self._instance = instance
         self._channel = channel
         self._queue: list[Pending] = []
+        # The version this instance's last written commit gave each row that still has
+        # later local commits waiting (their CHAINED expectation resolves to it).
+        self._last_written: dict[tuple[str, Any], int | None] = {}
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self.transactions = 0
@@ -101,6 +104,9 @@ class TenantWriter:
             return
         for pending, version in written:
             self._replica.confirm(pending.changes, version)
+            for table, key, doc in pending.changes:
+                self._last_written[(table, key)] = None if doc is None else version
+            self._settle(pending)
             if not pending.future.done():
                 pending.future.set_result(None)
         if refused_at is not None:
@@ -114,13 +120,14 @@ class TenantWriter:
 
     async def _write_one(self, connection: asyncpg.Connection, pending: Pending, version: int,
                          written_versions: dict[tuple[str, Any], int | None]) -> None:
-        replica = self._replica
         inserts: list[tuple[str, str, str]] = []
         updates: list[tuple[str, str, str, int]] = []
         deletes: list[tuple[str, str, int]] = []
-        for (table, key, _doc), text in zip(pending.changes, pending.texts, strict=True):
-            expected = (written_versions[(table, key)] if (table, key) in written_versions
-                        else replica.expected_version(table, key))
+        for (table, key, _doc), text, read in zip(pending.changes, pending.texts, pending.expected, strict=True):
+            expected = read
+            if read == CHAINED:
+                expected = (written_versions[(table, key)] if (table, key) in written_versions
+                            else self._last_written.get((table, key)))
             if text is not None and expected is None:
                 inserts.append((table, encode_key(key), text))
             elif text is not None and expected is not None:
@@ -164,8 +171,15 @@ class TenantWriter:
         for pending in reversed(pendings):
             self._replica.undo(pending)
 
+    def _settle(self, pending: Pending) -> None:
+        self._replica.settled(pending)
+        for table, key, _ in pending.changes:
+            if (table, key) not in self._replica.unsettled:
+                self._last_written.pop((table, key), None)
+
     def _fail(self, pendings: Sequence[Pending], error: Exception) -> None:
         for pending in pendings:
+            self._settle(pending)
             if not pending.future.done():
                 pending.future.set_exception(error)
                 pending.future.exception()  # retrieved, so an abandoned waiter logs nothing
