@@ -21,7 +21,7 @@ T55A = {"model": "T55A", "manufacturer": "Yealink", "firmware_version": "58.15.0
 
 
 @pytest.fixture
-async def pair(aiohttp_client, clock: FakeClock, tmp_path) -> AsyncIterator[tuple[ChatDriver, ChatDriver]]:  # type: ignore[no-untyped-def]
+async def pair(aiohttp_client, clock: FakeClock, tmp_path) -> AsyncIterator[tuple[ChatDriver, ChatDriver]]:
     async with fresh_schema() as url, serving(FakeConnector()) as (fake, service_url):
         drivers = []
         for name in ("a", "b"):
@@ -39,7 +39,7 @@ async def synced(*drivers: ChatDriver) -> None:
         await store.sync()
 
 
-async def provision(chat: ChatDriver, code: str, mac: str = MAC):  # type: ignore[no-untyped-def]
+async def provision(chat: ChatDriver, code: str, mac: str = MAC):
     return await chat.client.post("/api/devices/provision", json={"mac": mac, "verification_code": code, **T55A})
 
 
@@ -110,7 +110,7 @@ async def test_a_card_used_at_one_instance_is_used_at_the_other(pair: tuple[Chat
 
 
 async def test_the_device_rate_limit_is_one_limit_across_instances(
-        aiohttp_client, clock: FakeClock, tmp_path) -> None:  # type: ignore[no-untyped-def]
+        aiohttp_client, clock: FakeClock, tmp_path) -> None:
     async with fresh_schema() as url, serving(FakeConnector()) as (fake, service_url):
         drivers = []
         for name in ("a", "b"):
