@@ -19,6 +19,7 @@ from bot.process import tune_garbage_collector
 from bot.settings import Settings, SettingsError
 from provisioning.errors import CatalogError
 from storage import StoreError
+from storage.migrate import migrate_store, tenant_label
 
 log = logging.getLogger("bot")
 
@@ -39,10 +40,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     prov.add_argument("--model", required=True, help='e.g. "Yealink T55A"')
     prov.add_argument("--firmware", required=True, help="e.g. 58.15.0.124")
     prov.add_argument("--manufacturer")
+    move = commands.add_parser("migrate-store", help="copy every tenant of a TinyDB data directory into PostgreSQL")
+    move.add_argument("--from", dest="source", type=Path, default=Path(os.environ.get("PROVISIONING_DATA") or "data"),
+                      help="the data directory (default PROVISIONING_DATA, else ./data)")
+    move.add_argument("--to", dest="target", default=os.environ.get("DATABASE_URL", ""),
+                      help="the database URL (default DATABASE_URL)")
     args = parser.parse_args(argv)
     if args.command in (None, "serve"):
         return serve()
+    if args.command == "migrate-store":
+        return migrate(args.source, args.target)
     return run_device(args)
+
+
+def migrate(source: Path, target: str) -> int:
+    """`migrate-store`: copy, then print per tenant what was copied and whether it checks out."""
+    if not target.startswith(("postgresql://", "postgres://")):
+        print("provisioning-bot: give the database as --to postgresql://... (or set DATABASE_URL)", file=sys.stderr)
+        return 2
+    if not (source / ".lock").exists() and not any(source.glob("tenant-*.json")):
+        print(f"provisioning-bot: {source} holds no provisioning-bot data (no tenant files)", file=sys.stderr)
+        return 2
+    try:
+        copies = asyncio.run(migrate_store(source, target))
+    except StoreError as error:
+        print(f"provisioning-bot: {error}", file=sys.stderr)
+        return 2
+    print(f"{'tenant':<42} {'documents':>10} {'copied':>7} {'audit':>7} {'copied':>7}  check")
+    for copy in copies:
+        print(f"{tenant_label(copy.tenant_id):<42} {copy.documents:>10,} {copy.copied_documents:>7,} "
+              f"{copy.audit:>7,} {copy.copied_audit:>7,}  {'ok' if copy.matches else 'MISMATCH'}")
+    failed = [c.tenant_id for c in copies if not c.matches]
+    if failed:
+        print(f"provisioning-bot: {len(failed)} tenant(s) don't match in the database; nothing was removed from "
+              f"{source}. Run it again, or look at the database's counts for them.", file=sys.stderr)
+        return 1
+    print(f"{len(copies)} tenant(s) in the database. Set DATABASE_URL and start the bot; keep {source} as a backup.")
+    return 0
 
 
 def run_device(args: argparse.Namespace) -> int:
