@@ -99,4 +99,6 @@ def _canonical(event: object) -> bytes:
 
 def tenant_label(tenant_id: str) -> str:
     """A tenant id short enough for a table row (ids may be long)."""
-    return tenant_id if len(tenant_id) <= 40 else tenant_id[:28] + "…" + hashlib.sha256(tenant_id.encode()).hexdigest()[:8]
+    if len(tenant_id) <= 40:
+        return tenant_id
+    return tenant_id[:28] + "…" + hashlib.sha256(tenant_id.encode()).hexdigest()[:8]
