@@ -23,6 +23,7 @@ from storage.files import (
     new_token,
     token_key,
 )
+from storage.postgres.errors import database_errors
 
 
 class PostgresFileStash:
@@ -33,26 +34,37 @@ class PostgresFileStash:
     async def put(self, tenant_id: str, name: str, content: bytes, now: datetime,
                   content_type: str = CSV_CONTENT_TYPE) -> FileLink:
         token = new_token()
+        key = token_key(token)
         expires_at = now + self.ttl
+        with database_errors():
+            await self._put(key, tenant_id, name, content, content_type, expires_at, now)
+        return FileLink(token, expires_at)
+
+    async def _put(self, key: str | None, tenant_id: str, name: str, content: bytes, content_type: str,
+                   expires_at: datetime, now: datetime) -> None:
         async with self._pool.acquire() as connection:
             await self._purge(connection, now)
             await connection.execute(
                 "INSERT INTO files (token_hash, tenant_id, name, content, content_type, expires_at) "
-                "VALUES ($1, $2, $3, $4, $5, $6)", token_key(token), tenant_id, name, content, content_type, expires_at)
-        return FileLink(token, expires_at)
+                "VALUES ($1, $2, $3, $4, $5, $6)", key, tenant_id, name, content, content_type, expires_at)
 
     async def get(self, token: str, now: datetime, tenant_id: str | None = None) -> StoredFile:
         key = token_key(token)
         if key is None:
             raise FileUnknown()
-        async with self._pool.acquire() as connection:
-            row = await connection.fetchrow("SELECT * FROM files WHERE token_hash = $1", key)
+        with database_errors():
+            async with self._pool.acquire() as connection:
+                row = await connection.fetchrow("SELECT * FROM files WHERE token_hash = $1", key)
         return _found(row, now, tenant_id)
 
     async def take(self, token: str, now: datetime, tenant_id: str) -> StoredFile:
         key = token_key(token)
         if key is None:
             raise FileUnknown()
+        with database_errors():
+            return await self._take(key, now, tenant_id)
+
+    async def _take(self, key: str, now: datetime, tenant_id: str) -> StoredFile:
         async with self._pool.acquire() as connection:
             # One statement: of two concurrent takes, the second waits for the first's row
             # lock, then finds it taken and updates nothing.

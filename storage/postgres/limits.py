@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 import asyncpg
 
+from storage.postgres.errors import database_errors
+
 PRUNE_EVERY = 1000  # attempts between clean-ups of old windows
 
 
@@ -26,6 +28,13 @@ class PostgresAttemptLimit:
     async def check(self, key: str) -> int:
         now = self._now()
         start = int(now // self._window) * self._window
+        with database_errors():
+            hits = await self._count(key, start)
+        if hits <= self._limit:
+            return 0
+        return max(1, math.ceil(start + self._window - now))
+
+    async def _count(self, key: str, start: int) -> int:
         async with self._pool.acquire() as connection:
             hits: int = await connection.fetchval(
                 "INSERT INTO attempts (key, window_start, hits) VALUES ($1, $2, 1) "
@@ -34,6 +43,4 @@ class PostgresAttemptLimit:
             if self._until_prune <= 0:
                 self._until_prune = PRUNE_EVERY
                 await connection.execute("DELETE FROM attempts WHERE window_start < $1", start)
-        if hits <= self._limit:
-            return 0
-        return max(1, math.ceil(start + self._window - now))
+        return hits

@@ -24,6 +24,7 @@ import orjson
 
 from storage.device_repository import TABLES
 from storage.errors import StoreError
+from storage.postgres.errors import DATABASE_ERRORS, database_errors
 from storage.postgres.files import PostgresFileStash
 from storage.postgres.limits import PostgresAttemptLimit
 from storage.postgres.replica import TenantReplica, decode_key
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 
 POOL_SIZE: Final = 10
 CONNECT_TIMEOUT: Final = 10.0
+COMMAND_TIMEOUT: Final = 30.0  # a statement that takes longer fails (and the change is refused)
 RECONNECT_PAUSES: Final = (0.5, 1.0, 2.0, 5.0, 10.0)
 
 
@@ -83,11 +85,16 @@ class PostgresStore(TenantStore):
 
     async def read_audit(self, tenant_id: str, mac: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """The tenant's last `limit` audit events (of one MAC if given), oldest first."""
+        with database_errors():
+            rows = await self._audit_rows(tenant_id, mac, limit)
+        return [orjson.loads(row["doc"]) for row in reversed(rows)]
+
+    async def _audit_rows(self, tenant_id: str, mac: str | None, limit: int) -> list[asyncpg.Record]:
         async with self._pool.acquire() as connection:
-            rows = await connection.fetch(
+            rows: list[asyncpg.Record] = await connection.fetch(
                 "SELECT doc::text AS doc FROM audit WHERE tenant_id = $1 AND ($2::text IS NULL OR mac = $2) "
                 "ORDER BY id DESC LIMIT $3", tenant_id, mac, limit)
-        return [orjson.loads(row["doc"]) for row in reversed(rows)]
+            return rows
 
     # -- loading and following -------------------------------------------------------------
 
@@ -109,9 +116,21 @@ class PostgresStore(TenantStore):
 
     async def follow(self) -> None:
         """Listen for other instances' commits (before loading, so none falls in between)."""
-        self._listener = await asyncpg.connect(self._url, timeout=CONNECT_TIMEOUT)
-        await self._listener.add_listener(self._channel, self._notified)
+        self._listener = await self._listen_connection()
         self._follow_task = asyncio.get_running_loop().create_task(self._follow())
+
+    async def _listen_connection(self) -> asyncpg.Connection:
+        connection = await asyncpg.connect(self._url, timeout=CONNECT_TIMEOUT,
+                                           server_settings={"application_name": f"provisioning-bot {self.instance}"})
+        await connection.add_listener(self._channel, self._notified)
+        connection.add_termination_listener(self._lost)
+        return connection
+
+    def _lost(self, connection: Any) -> None:
+        """The listening connection closed (the server restarted, a network cut): reconnect."""
+        if not self._closed:
+            log.warning("lost the connection that follows other instances' changes; reconnecting")
+            self._wake.set()
 
     def _notified(self, connection: Any, pid: int, channel: str, payload: str) -> None:
         self._dirty.add(payload)
@@ -126,7 +145,7 @@ class PostgresStore(TenantStore):
                 await self._catch_up(tenants)
                 if self._listener is None or self._listener.is_closed():
                     await self._reconnect()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            except Exception as error:  # the follower must outlive any failure: it reconnects and catches up
                 log.warning("following other instances' changes failed (%r); reconnecting", error)
                 self._dirty |= tenants
                 await self._reconnect()
@@ -153,15 +172,14 @@ class PostgresStore(TenantStore):
             try:
                 if self._listener is not None and not self._listener.is_closed():
                     self._listener.terminate()
-                self._listener = await asyncpg.connect(self._url, timeout=CONNECT_TIMEOUT)
-                await self._listener.add_listener(self._channel, self._notified)
+                self._listener = await self._listen_connection()
                 async with self._pool.acquire() as connection:
                     known = await connection.fetch("SELECT DISTINCT tenant_id FROM changes")
                 self._dirty |= {row["tenant_id"] for row in known} | set(self._documents)
                 self._wake.set()
                 log.info("following other instances' changes again")
                 return
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            except DATABASE_ERRORS:
                 await asyncio.sleep(pause)
 
     async def sync(self) -> None:
@@ -189,9 +207,12 @@ class PostgresStore(TenantStore):
 async def open_postgres_store(url: str, *, instance: str | None = None) -> PostgresStore:
     """Connect, migrate, load and follow. `StoreError` with what to do if the database
     can't be reached or refuses."""
+    instance = instance or uuid.uuid4().hex[:12]
+    name = f"provisioning-bot {instance}"
     try:
-        pool = await asyncpg.create_pool(url, min_size=1, max_size=POOL_SIZE, timeout=CONNECT_TIMEOUT)
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as error:
+        pool = await asyncpg.create_pool(url, min_size=1, max_size=POOL_SIZE, timeout=CONNECT_TIMEOUT,
+                                         command_timeout=COMMAND_TIMEOUT, server_settings={"application_name": name})
+    except (*DATABASE_ERRORS, ValueError) as error:
         raise StoreError(f"Cannot connect to the database at DATABASE_URL ({_what(error)}). Check that the server "
                          "is running and reachable, and the URL's user, password and database name.") from error
     try:
@@ -201,7 +222,7 @@ async def open_postgres_store(url: str, *, instance: str | None = None) -> Postg
     except BaseException:
         await pool.close()
         raise
-    store = PostgresStore(pool, url, instance or uuid.uuid4().hex[:12], f"{CHANNEL}_{schema}")
+    store = PostgresStore(pool, url, instance, f"{CHANNEL}_{schema}")
     try:
         await store.follow()
         await store.load()

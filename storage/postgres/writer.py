@@ -29,7 +29,8 @@ import asyncpg
 import orjson
 
 from provisioning.repository import ConcurrentChange
-from storage.errors import StoreClosed, StoreWriteFailed
+from storage.errors import StoreClosed
+from storage.postgres.errors import DATABASE_ERRORS, unavailable
 from storage.postgres.replica import CHAINED, Pending, TenantReplica, decode_key, encode_key
 
 log = logging.getLogger(__name__)
@@ -95,12 +96,10 @@ class TenantWriter:
                 if written:
                     await connection.execute("SELECT pg_notify($1, $2)", self._channel, self._tenant_id)
             self.transactions += 1
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        except Exception as error:  # lost, refused, timed out, or a driver in a state it can't go on from
             log.error("database write for tenant %s failed; %d commits undone: %r", self._tenant_id, len(batch), error)
             self._undo(batch)
-            self._fail(batch, StoreWriteFailed(
-                "The change could not be saved: the database could not be reached or refused the write "
-                f"({type(error).__name__}); nothing of it was kept.", reason="the database is unavailable"))
+            self._fail(batch, unavailable(error))
             return
         for pending, version in written:
             self._replica.confirm(pending.changes, version)
@@ -193,7 +192,7 @@ class TenantWriter:
                     "SELECT tbl, key, doc::text AS doc, version FROM documents WHERE tenant_id = $1 "
                     "AND (tbl, key) IN (SELECT * FROM unnest($2::text[], $3::text[]))",
                     self._tenant_id, [t for t, _ in keys], [encode_key(k) for _, k in keys])
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        except DATABASE_ERRORS as error:
             log.warning("could not re-read %d rows of tenant %s after a conflict: %r", len(keys), self._tenant_id,
                         error)
             return

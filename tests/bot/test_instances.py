@@ -118,3 +118,39 @@ async def test_the_device_rate_limit_is_one_limit_across_instances(
             drivers.append(ChatDriver(await aiohttp_client(await create_app(settings, clock=clock)), fake, service_url))
         statuses = [(await provision(d, "000000000000")).status for d in drivers * 2]
         assert statuses[:3] == [401, 401, 401] and statuses[3] == 429
+
+
+async def cut_off(driver: ChatDriver) -> int:
+    """Close every database connection of this instance from the server side, as a
+    database restart or failover does; returns how many were cut."""
+    import asyncpg
+
+    from tests.pg import base_url
+
+    store = driver.services.store
+    assert isinstance(store, PostgresStore)
+    admin = await asyncpg.connect(base_url())
+    try:
+        return len(await admin.fetch("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                     "WHERE application_name = $1", f"provisioning-bot {store.instance}"))
+    finally:
+        await admin.close()
+
+
+async def test_an_instance_recovers_by_itself_when_its_database_connections_come_back(
+        pair: tuple[ChatDriver, ChatDriver]) -> None:
+    a, b = pair
+    await a.say(f"add {MAC} Lobby")
+    assert await cut_off(a) >= 2, "the pool's connections and the feed's"
+    answers = []
+    for n in range(12):  # each dead pooled connection fails one request, then is replaced
+        answers.append(texts_in(await a.say(f"add 02-00-00-00-01-{n:02X} Hall")))
+        if "Device added" in answers[-1]:
+            break
+    assert "Device added" in answers[-1], answers
+    assert all("Sorry" not in answer for answer in answers), answers
+    await b.say("add 02-00-00-00-02-01 From b")  # the feed at a reconnected and catches up
+    async with asyncio.timeout(10):
+        while a.services.service.list_devices("local") and \
+                "02-00-00-00-02-01" not in {d.mac for d in a.services.service.list_devices("local")}:
+            await asyncio.sleep(0.05)
