@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.app import SERVICES, create_app
 from bot.settings import Settings
 from provisioning.audit import Actor
+from storage import Store
 
 ADMIN = Actor(id="bench-admin", name="Bench Admin", source="chat")
 TENANT = "local"
@@ -65,6 +66,7 @@ async def main(attempts: int) -> None:
                     assert response.status == 200
                 services.devices.max_code_attempts = 10**9  # never lock: measure the counting alone
                 times: dict[str, list[float]] = {kind: [] for kind in MACS}
+                assert isinstance(services.store, Store)
                 store = services.store.directory
                 before = directory_bytes(store)
                 for _ in range(attempts):

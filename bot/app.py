@@ -22,11 +22,11 @@ from bot.chat.gate import Gate
 from bot.chat.interactions import Interactions, Menu
 from bot.chat.single_use import SingleUseCards
 from bot.chat.turn import Speaker
-from bot.device_api.rate_limit import RateLimiter
+from bot.device_api.rate_limit import AttemptLimit, RateLimiter
 from bot.device_api.routes import DeviceApi, add_device_routes
 from bot.features import FEATURES, Codes, Files, Help, Inventory, SignIn
 from bot.files.delivery import FileDesk
-from bot.files.downloads import DownloadStore, add_download_route
+from bot.files.downloads import add_download_route
 from bot.files.upload import Importer
 from bot.notices import Notifier, Pacing
 from bot.pages import add_page_routes
@@ -37,8 +37,11 @@ from provisioning.device_service import DeviceService
 from provisioning.firmware import Catalog
 from provisioning.outbox import Outbox
 from provisioning.service import ProvisioningService
-from storage import Store, open_store
+from storage import open_store
+from storage.files import FileStash, MemoryFileStash
+from storage.postgres import PostgresStore, open_postgres_store
 from storage.store import check_tenant_id
+from storage.tenants import TenantStore
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +53,11 @@ MAX_REQUEST_BYTES = 8 * 1024 * 1024
 class Services:
     """What the app built, for tests and diagnostics to look at; no handler reads it."""
 
-    store: Store
+    store: TenantStore
     service: ProvisioningService
     devices: DeviceService
     notices: Notifier
-    downloads: DownloadStore
+    downloads: FileStash
     outbound: OutboundHttp
 
 
@@ -66,7 +69,11 @@ async def create_app(settings: Settings, *, clock: Clock | None = None) -> web.A
     catalog = Catalog.default()
     if settings.catalog_file:
         catalog = catalog.extended_with(settings.catalog_file)
-    store = await open_store(settings.data_dir)
+    store: TenantStore
+    if settings.database_url:
+        store = await open_postgres_store(settings.database_url)
+    else:
+        store = await open_store(settings.data_dir)
     try:
         return _assemble(settings, clock, catalog, store)
     except BaseException:
@@ -74,7 +81,7 @@ async def create_app(settings: Settings, *, clock: Clock | None = None) -> web.A
         raise
 
 
-def _assemble(settings: Settings, clock: Clock, catalog: Catalog, store: Store) -> web.Application:
+def _assemble(settings: Settings, clock: Clock, catalog: Catalog, store: TenantStore) -> web.Application:
     attempts = MemoryAttemptCounter()  # wrong codes per MAC: counted by the device side, cleared by new codes
     service = ProvisioningService(store, clock, code_ttl=timedelta(hours=settings.code_ttl_hours),
                                   tenant_name_default=settings.tenant_name, attempts=attempts)
@@ -84,7 +91,7 @@ def _assemble(settings: Settings, clock: Clock, catalog: Catalog, store: Store) 
                     give_up_after=settings.notice_give_up_hours * 3600, retry_delays=settings.notify_retry_seconds)
     notices = Notifier(channel.sender, service, Outbox(store), pacing)
     single_use = SingleUseCards(store, clock)
-    downloads = DownloadStore()
+    downloads = store.files() if isinstance(store, PostgresStore) else MemoryFileStash()
     desk = FileDesk(downloads, settings.public_url, settings.download_hosts, clock)
     importer = Importer(service, desk, settings.download_hosts, settings.max_upload_bytes)
     help_ = Help(Menu(FEATURES))
@@ -103,7 +110,8 @@ def _assemble(settings: Settings, clock: Clock, catalog: Catalog, store: Store) 
 
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     channel.add_routes(app.router, dispatcher, is_admin)
-    limiter = RateLimiter(settings.device_rate_limit, 60.0, time.monotonic)
+    limiter: AttemptLimit = (store.attempt_limit(settings.device_rate_limit, 60) if isinstance(store, PostgresStore)
+                             else RateLimiter(settings.device_rate_limit, 60.0, time.monotonic))
     add_device_routes(app.router, DeviceApi(devices, notices, limiter, settings.public_url,
                                             sign_in_offer=sign_in.offer_requested))
     add_download_route(app.router, downloads, clock)

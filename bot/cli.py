@@ -23,6 +23,7 @@ from bot.settings import Settings, SettingsError
 from bot.teams_app import package
 from provisioning.errors import CatalogError
 from storage import StoreError
+from storage.migrate import migrate_store, tenant_label
 
 log = logging.getLogger("bot")
 
@@ -56,11 +57,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                        help=f"the app's name in Teams, up to 30 characters (default: {package.DEFAULT_NAME})")
     teams.add_argument("--out", type=Path, default=Path(package.DEFAULT_OUT),
                        help=f"the zip to write; an existing file is replaced (default: {package.DEFAULT_OUT})")
+    move = commands.add_parser("migrate-store", help="copy every tenant of a TinyDB data directory into PostgreSQL")
+    move.add_argument("--from", dest="source", type=Path, default=Path(os.environ.get("PROVISIONING_DATA") or "data"),
+                      help="the data directory (default PROVISIONING_DATA, else ./data)")
+    move.add_argument("--to", dest="target", default=os.environ.get("DATABASE_URL", ""),
+                      help="the database URL (default DATABASE_URL)")
     args = parser.parse_args(argv)
     if args.command in (None, "serve"):
         return serve()
     if args.command == "teams-package":
         return run_teams_package(args, os.environ)
+    if args.command == "migrate-store":
+        return migrate(args.source, args.target)
     return run_device(args)
 
 
@@ -91,6 +99,32 @@ def _option(given: str | None, flag: str, env: Mapping[str, str], variable: str)
     if not value.strip():
         raise package.PackageError(f"{flag} is required (or set {variable})")
     return value, variable
+
+
+def migrate(source: Path, target: str) -> int:
+    """`migrate-store`: copy, then print per tenant what was copied and whether it checks out."""
+    if not target.startswith(("postgresql://", "postgres://")):
+        print("provisioning-bot: give the database as --to postgresql://... (or set DATABASE_URL)", file=sys.stderr)
+        return 2
+    if not (source / ".lock").exists() and not any(source.glob("tenant-*.json")):
+        print(f"provisioning-bot: {source} holds no provisioning-bot data (no tenant files)", file=sys.stderr)
+        return 2
+    try:
+        copies = asyncio.run(migrate_store(source, target))
+    except StoreError as error:
+        print(f"provisioning-bot: {error}", file=sys.stderr)
+        return 2
+    print(f"{'tenant':<42} {'documents':>10} {'copied':>7} {'audit':>7} {'copied':>7}  check")
+    for copy in copies:
+        print(f"{tenant_label(copy.tenant_id):<42} {copy.documents:>10,} {copy.copied_documents:>7,} "
+              f"{copy.audit:>7,} {copy.copied_audit:>7,}  {'ok' if copy.matches else 'MISMATCH'}")
+    failed = [c.tenant_id for c in copies if not c.matches]
+    if failed:
+        print(f"provisioning-bot: {len(failed)} tenant(s) don't match in the database; nothing was removed from "
+              f"{source}. Run it again, or look at the database's counts for them.", file=sys.stderr)
+        return 1
+    print(f"{len(copies)} tenant(s) in the database. Set DATABASE_URL and start the bot; keep {source} as a backup.")
+    return 0
 
 
 def run_device(args: argparse.Namespace) -> int:
@@ -148,8 +182,9 @@ async def _serve(settings: Settings) -> None:
     try:
         site = web.TCPSite(runner, settings.host, settings.port)
         await site.start()
+        where = "PostgreSQL (DATABASE_URL)" if settings.database_url else str(settings.data_dir.resolve())
         log.info("provisioning-bot listening on http://%s:%d (public URL %s); data in %s",
-                 settings.host, settings.port, settings.public_url, settings.data_dir.resolve())
+                 settings.host, settings.port, settings.public_url, where)
         await _until_stopped()
         log.info("stopping")
     finally:

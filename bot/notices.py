@@ -184,7 +184,7 @@ class Notifier:
         while True:
             self._woken.clear()
             try:
-                self._scan()
+                await self._scan()
                 wait = self._dispatch()
             except Exception:  # a bug here must not end notices for good
                 log.exception("notice sender: scan failed; trying again")
@@ -194,11 +194,14 @@ class Notifier:
                     await self._woken.wait()
             await asyncio.sleep(SCAN_SECONDS)  # merge the wakes of a burst into one scan
 
-    def _scan(self) -> None:
+    async def _scan(self) -> None:
         unroutable: dict[str, list[OutboxEntry]] = {}
-        now = self._now()
         for tenant_id in self._outbox.tenants():
-            for entry in self._outbox.pending(tenant_id, SCAN_LIMIT):
+            new = [e for e in self._outbox.pending(tenant_id, SCAN_LIMIT) if e.key not in self._filed]
+            # With several instances on one database, each notice is sent by the one that claims it.
+            claimed = await self._outbox.claim(tenant_id, new)
+            now = self._now()
+            for entry in claimed:
                 if entry.key in self._filed:
                     continue
                 conversation = self._conversation_of(entry.event, now)

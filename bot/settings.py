@@ -35,6 +35,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 3978
     data_dir: Path = Path("./data")
+    database_url: str = field(default="", repr=False)  # PostgreSQL; empty: the TinyDB files in data_dir
     public_url: str = "http://127.0.0.1:3978"
     tenant_name: str = "Contoso"
     admins: frozenset[str] = frozenset()
@@ -93,6 +94,7 @@ class Settings:
             host=host,
             port=port,
             data_dir=Path(_text(env, "PROVISIONING_DATA", str(cls.data_dir)) or str(cls.data_dir)),
+            database_url=_database_url(env),
             public_url=_public_url(env, host, port),
             tenant_name=_text(env, "TENANT_NAME", cls.tenant_name) or cls.tenant_name,
             admins=frozenset(a.strip() for a in env.get("ADMINS", "").split(",") if a.strip()),
@@ -148,6 +150,14 @@ def _number(env: Mapping[str, str], name: str, default: float, *, low: float, hi
     if not low <= value <= high:
         raise SettingsError(name, f"must be between {low} and {high}, not {value}")
     return value
+
+
+def _database_url(env: Mapping[str, str]) -> str:
+    raw = _text(env, "DATABASE_URL", "")
+    if raw and urlsplit(raw).scheme not in ("postgresql", "postgres"):
+        raise SettingsError("DATABASE_URL", "must be a postgresql:// URL, e.g. postgresql://user:pass@host:5432/db "
+                            "(or unset for the embedded store in PROVISIONING_DATA)")
+    return raw
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

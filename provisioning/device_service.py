@@ -51,6 +51,7 @@ from .firmware import Catalog, FirmwareStatus, FirmwareVerdict
 from .mac import parse_mac
 from .outbox import DeviceEvent, EventKind, notice_records
 from .polls import MemoryPollTracker, PollTracker
+from .repository import retry_on_conflict
 
 if TYPE_CHECKING:
     from .clock import Clock
@@ -174,6 +175,7 @@ class DeviceService:
             raise InvalidRequest(error.message) from None
         return ProvisionRequest(mac, texts["verification_code"], model, firmware, maker, verdict)
 
+    @retry_on_conflict
     async def provision(self, request: ProvisionRequest) -> ProvisionResult:
         """A technician entered a code on the device (`request` from `parse_request`).
         Refusals, in this order: DeviceLocked, AlreadySignedIn, InvalidCode, CodeExpired,
@@ -277,6 +279,7 @@ class DeviceService:
             ),
         )
 
+    @retry_on_conflict
     async def poll_token(self, token: str, device_code: str) -> TokenGrant:
         """RFC 8628 section 3.5 token request. Raises InvalidGrant, AccessDenied,
         ExpiredToken, SlowDown or AuthorizationPending; returns the token once approved."""
@@ -319,6 +322,7 @@ class DeviceService:
             )
         raise AuthorizationPending("Waiting for the admin to approve the sign-in.")
 
+    @retry_on_conflict
     async def factory_reset(self, token: str) -> Device:
         """The device was reset: back to *Waiting on activation*, its token revoked."""
         device = self.device_for_token(token)
@@ -348,6 +352,7 @@ class DeviceService:
             raise InvalidDeviceToken(_SESSION_ENDED)
         return device
 
+    @retry_on_conflict
     async def request_sign_in(self, token: str) -> Device:
         """The device asks for a new sign-in code itself ("Refresh code"), while it waits for
         sign in and has no open grant. At most one new grant a minute per device."""

@@ -103,3 +103,6 @@ class MemoryRepository:
 
     def tenants_with_notices(self) -> list[str]:
         return [tid for tid, repo in self._tenants.items() if repo.record_keys(OUTBOX_RECORD)]
+
+    async def claim_notices(self, tenant_id: str, keys: Sequence[str]) -> list[str]:
+        return list(keys)

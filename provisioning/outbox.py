@@ -121,6 +121,13 @@ class Outbox:
         """The tenant's oldest undelivered notices, oldest first."""
         return self._repository.tenant(tenant_id).pending_notices(limit)
 
+    async def claim(self, tenant_id: str, entries: Sequence[OutboxEntry]) -> list[OutboxEntry]:
+        """Those of `entries` this process is to send (see `Repository.claim_notices`)."""
+        if not entries:
+            return []
+        claimed = set(await self._repository.claim_notices(tenant_id, [e.key for e in entries]))
+        return [e for e in entries if e.key in claimed]
+
     async def settle(self, tenant_id: str, keys: Iterable[str]) -> None:
         """Delete delivered (or given-up) entries, in one commit; returns once durable."""
         removed: dict[tuple[str, str], dict[str, Any] | None] = {(OUTBOX_RECORD, key): None for key in keys}

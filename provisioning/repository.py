@@ -6,13 +6,50 @@ API, where a device knows its MAC but not yet its tenant.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+import functools
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from provisioning.audit import AuditEvent
     from provisioning.devices import Device
     from provisioning.outbox import OutboxEntry
+
+
+class ConcurrentChange(Exception):
+    """A commit refused because another process changed what it rests on meanwhile.
+
+    Nothing of the commit was kept, and the repository's reads already show what won, so
+    the caller can re-read, check again and retry (`retry_on_conflict`). A repository used
+    by one process alone (memory, TinyDB) never raises it.
+    """
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+MAX_ATTEMPTS = 8  # a conflict means another instance won a race: one re-read almost always settles it
+
+
+def retry_on_conflict(operation: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Run a read-check-commit operation again when its commit meets `ConcurrentChange`.
+
+    Every attempt re-reads (the repository already shows what won) and checks again, so
+    the rules hold across processes: the loser of a race gets the answer it would have
+    got had it come second. Only operations whose every commit rests on its own reads
+    may be wrapped.
+    """
+
+    @functools.wraps(operation)
+    async def retrying(*args: P.args, **kwargs: P.kwargs) -> R:
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return await operation(*args, **kwargs)
+            except ConcurrentChange:
+                if attempt == MAX_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    return retrying
 
 
 class TenantRepository(Protocol):
@@ -42,12 +79,14 @@ class TenantRepository(Protocol):
         audit: Sequence[AuditEvent] = (),
         records: Mapping[tuple[str, str], dict[str, Any] | None] = {},
     ) -> None:
-        """Apply all changes as one atomic unit and return once they are on disk.
+        """Apply all changes as one atomic unit and return once they are durable.
 
         The changes are visible to `get`/`devices` as soon as `commit` is called
         (before its first await), so a check-then-commit sequence with no await in
-        between cannot interleave with another request. A record value of None
-        deletes that record.
+        between cannot interleave with another request in this process. A record value
+        of None deletes that record. A store shared by several processes raises
+        `ConcurrentChange` when another process changed a row this commit rests on
+        since it was read; nothing of the commit is kept (see `retry_on_conflict`).
         """
 
 
@@ -61,3 +100,8 @@ class Repository(Protocol):
 
     def tenants_with_notices(self) -> list[str]:
         """Tenants with at least one undelivered notice (the notice sender only)."""
+
+    async def claim_notices(self, tenant_id: str, keys: Sequence[str]) -> list[str]:
+        """Of these undelivered notices, the ones this process is to send: all, where one
+        process uses the repository; with several instances, each notice goes to one of
+        them at a time (until it is settled, or its claim lapses because that instance died)."""

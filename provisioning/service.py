@@ -30,6 +30,7 @@ from .errors import (
 )
 from .mac import parse_mac
 from .outbox import DeviceEvent, EventKind, notice_records
+from .repository import retry_on_conflict
 
 if TYPE_CHECKING:
     from .attempts import AttemptCounter
@@ -145,6 +146,7 @@ class ProvisioningService:
 
     # --- admin side: changes -----------------------------------------------------------
 
+    @retry_on_conflict
     async def add_device(self, tenant_id: str, actor: Actor, mac_text: str, location: str = "") -> Device:
         """Add one device to *Waiting on activation*."""
         mac = parse_mac(mac_text)
@@ -159,6 +161,7 @@ class ProvisioningService:
         await repo.commit(save=[device], audit=[event])
         return device
 
+    @retry_on_conflict
     async def add_devices(
         self, tenant_id: str, actor: Actor, rows: Sequence[tuple[str, str]]
     ) -> BulkAddResult:
@@ -204,6 +207,7 @@ class ProvisioningService:
             await repo.commit(save=added, audit=[event])
         return BulkAddResult(added=added, rejected=rejected)
 
+    @retry_on_conflict
     async def issue_code(
         self, tenant_id: str, actor: Actor, mac_text: str, as_shown: AsShown | None = None
     ) -> Device:
@@ -226,6 +230,7 @@ class ProvisioningService:
         self._clear_attempts([mac])
         return device
 
+    @retry_on_conflict
     async def issue_codes_for_all(self, tenant_id: str, actor: Actor) -> list[Device]:
         """One commit: a new code for every waiting device without a usable one
         (no code, expired, or locked out). Returns those devices, sorted."""
@@ -247,6 +252,7 @@ class ProvisioningService:
         self._clear_attempts(d.mac for d in issued)
         return _by_location(issued)
 
+    @retry_on_conflict
     async def remove_device(
         self,
         tenant_id: str,
@@ -272,6 +278,7 @@ class ProvisioningService:
         await repo.commit(remove=[mac], audit=[event], records={(CONVERSATION_RECORD, mac): None})
         return device
 
+    @retry_on_conflict
     async def start_sign_in(
         self, tenant_id: str, actor: Actor, mac_text: str, account: str | None = None
     ) -> Device:
@@ -297,6 +304,7 @@ class ProvisioningService:
         await repo.commit(save=[device], audit=[event])
         return device
 
+    @retry_on_conflict
     async def approve_sign_in(
         self, tenant_id: str, actor: Actor, mac_text: str, account: str
     ) -> Device:
@@ -311,6 +319,7 @@ class ProvisioningService:
         await repo.commit(save=[device], audit=[event])
         return device
 
+    @retry_on_conflict
     async def deny_sign_in(self, tenant_id: str, actor: Actor, mac_text: str) -> Device:
         """Cancel the grant: the device's next poll gets `access_denied`."""
         mac = parse_mac(mac_text)
@@ -321,6 +330,7 @@ class ProvisioningService:
         await repo.commit(save=[device], audit=[event])
         return device
 
+    @retry_on_conflict
     async def sign_out(
         self, tenant_id: str, actor: Actor, mac_text: str, session: str | None = None
     ) -> tuple[Device, Device]:
@@ -344,6 +354,7 @@ class ProvisioningService:
         await repo.commit(save=[after], audit=[event], records=notice)
         return before, after
 
+    @retry_on_conflict
     async def switch_account(
         self, tenant_id: str, actor: Actor, mac_text: str, account: str, session: str | None = None
     ) -> tuple[Device, Device]:
@@ -380,6 +391,7 @@ class ProvisioningService:
         await repo.commit(save=[after], audit=[event], records=notice)
         return before, after
 
+    @retry_on_conflict
     async def set_tenant_name(self, tenant_id: str, actor: Actor, name: str) -> None:
         """Set the name devices show after provisioning (a no-op if unchanged)."""
         cleaned = name.strip() if isinstance(name, str) else ""
@@ -395,6 +407,7 @@ class ProvisioningService:
         event = audit_event(now, tenant_id, actor, "tenant.renamed", None, name=cleaned)
         await repo.commit(records={TENANT_NAME_RECORD: {"name": cleaned}}, audit=[event])
 
+    @retry_on_conflict
     async def save_conversation(
         self, tenant_id: str, key: str | Sequence[str], reference_doc: dict[str, Any]
     ) -> None:

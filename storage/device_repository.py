@@ -1,4 +1,4 @@
-"""The `TenantRepository` port on a `TenantFile`: devices and records as documents.
+"""The `TenantRepository` port on a tenant's documents: devices and records.
 
 The core store is generic (table, key -> JSON object); this thin adapter maps a
 `Device` to its document (`provisioning.documents`), audit events to their lines, and
@@ -11,7 +11,7 @@ import asyncio
 import itertools
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
@@ -21,7 +21,9 @@ from provisioning.documents import device_from_doc, device_to_doc
 from provisioning.outbox import OUTBOX_RECORD, DeviceEvent, OutboxEntry
 from storage.errors import InvalidCommit
 from storage.tables import Change, Doc, Key, TableSpec, json_copy
-from storage.tenant_file import TenantFile
+
+if TYPE_CHECKING:
+    from storage.tenants import TenantDocuments
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,7 @@ TABLES = (
 class DeviceRepository:
     """One tenant's devices, records and audit events (implements `TenantRepository`)."""
 
-    def __init__(self, file: TenantFile) -> None:
+    def __init__(self, file: TenantDocuments) -> None:
         if file.tenant_id is None:
             raise ValueError("a tenant file must know its tenant before it is wrapped")
         self.tenant_id: str = file.tenant_id

@@ -27,10 +27,10 @@ from typing import Any
 from storage import audit_log
 from storage.atomic import is_temp_file
 from storage.device_repository import DEVICES, TABLES, DeviceRepository
-from storage.errors import InvalidTenantId, StoreClosed, StoreCorrupt, StoreError, StoreLocked
+from storage.errors import InvalidTenantId, StoreCorrupt, StoreError, StoreLocked
 from storage.group_commit import JOURNAL_MIN_BYTES
-from storage.tables import Doc, Key
 from storage.tenant_file import TenantFile
+from storage.tenants import TenantStore
 
 MAX_TENANT_ID = 256
 FILE_PREFIX = "tenant-"
@@ -62,8 +62,8 @@ def file_stem(tenant_id: str) -> str:
     return FILE_PREFIX + hashlib.sha256(tenant_id.encode("utf-8")).hexdigest()[:32]
 
 
-class Store:
-    """All tenants' devices (implements `provisioning.repository.Repository`)."""
+class Store(TenantStore):
+    """All tenants' devices in a data directory of TinyDB files."""
 
     def __init__(
         self,
@@ -72,59 +72,24 @@ class Store:
         files: Iterable[TenantFile],
         journal_min_bytes: int = JOURNAL_MIN_BYTES,
     ) -> None:
+        super().__init__()
         self.directory = directory
         self.journal_min_bytes = journal_min_bytes
         self._lock_fd: int | None = lock_fd
         self._files: dict[str, TenantFile] = {}
-        self._repos: dict[str, DeviceRepository] = {}
-        self._mac_tenants: dict[Key, set[str]] = {}  # cross-tenant index, device API only
-        self._closed = False
         for file in files:
-            self._adopt(file)
+            self._adopt_file(file)
 
-    def _adopt(self, file: TenantFile) -> DeviceRepository:
-        tenant_id = file.tenant_id
-        assert tenant_id is not None
-        self._files[tenant_id] = file
-        for mac in file.keys(DEVICES):
-            self._mac_tenants.setdefault(mac, set()).add(tenant_id)
-        file.add_listener(lambda table, key, old, new: self._track(tenant_id, table, key, old, new))
-        repo = self._repos[tenant_id] = DeviceRepository(file)
-        return repo
-
-    def _track(self, tenant_id: str, table: str, key: Key, old: Doc | None, new: Doc | None) -> None:
-        if table != DEVICES or (old is None) == (new is None):
-            return
-        if new is not None:
-            self._mac_tenants.setdefault(key, set()).add(tenant_id)
-        else:
-            holders = self._mac_tenants.get(key)
-            if holders is not None:
-                holders.discard(tenant_id)
-                if not holders:
-                    del self._mac_tenants[key]
-
-    # -- the Repository port ---------------------------------------------------------
-
-    def tenant(self, tenant_id: str) -> DeviceRepository:
-        """That tenant's repository; its file is created by its first commit."""
-        repo = self._repos.get(tenant_id)
-        if repo is not None:
-            return repo
-        if self._closed:
-            raise StoreClosed("The store is closed.")
-        check_tenant_id(tenant_id)
-        file = _tenant_file(self.directory, file_stem(tenant_id), tenant_id, self.journal_min_bytes)
-        file.load()  # no file yet (or it would have been loaded at open): nothing is read
+    def _adopt_file(self, file: TenantFile) -> DeviceRepository:
+        assert file.tenant_id is not None
+        self._files[file.tenant_id] = file
         return self._adopt(file)
 
-    def tenants_with_mac(self, mac: str) -> list[str]:
-        """Tenants holding a device with this MAC (device API only), sorted."""
-        return sorted(self._mac_tenants.get(mac, ()))
-
-    def tenants_with_notices(self) -> list[str]:
-        """Tenants with undelivered notices (the notice sender only)."""
-        return [tenant_id for tenant_id, repo in self._repos.items() if repo.has_notices]
+    def _new_tenant(self, tenant_id: str) -> TenantFile:
+        file = _tenant_file(self.directory, file_stem(tenant_id), tenant_id, self.journal_min_bytes)
+        file.load()  # no file yet (or it would have been loaded at open): nothing is read
+        self._files[tenant_id] = file
+        return file
 
     # -- maintenance -----------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from bot.chat.turn import Card, ChatTurn
 from provisioning.clock import Clock
-from provisioning.repository import Repository
+from provisioning.repository import Repository, retry_on_conflict
 
 KIND = "card"
 CARD_LIFETIME = timedelta(days=7)
@@ -69,6 +69,7 @@ class SingleUseCards:
                    subject: str | None) -> CardRecord:
         return CardRecord(card_id, purpose, activity_id, conversation_id, subject, self._clock.now())
 
+    @retry_on_conflict
     async def remember(self, tenant_id: str, record: CardRecord) -> None:
         tenant = self._repository.tenant(tenant_id)
         changes: dict[tuple[str, str], dict[str, Any] | None] = {(KIND, record.card_id): record.to_doc()}
@@ -78,6 +79,7 @@ class SingleUseCards:
             changes.update({(KIND, key): None for key in by_age[: len(keys) // 2]})
         await tenant.commit(records=changes)
 
+    @retry_on_conflict
     async def claim(self, tenant_id: str, card_id: str, purpose: str, subject: str | None = None,
                     conversation_id: str | None = None) -> CardRecord:
         """Mark an open card used, or raise `CardNotOpen`. Two concurrent claims: one wins.
@@ -100,6 +102,7 @@ class SingleUseCards:
         await tenant.commit(records={(KIND, card_id): replace(record, used=True).to_doc()})
         return record
 
+    @retry_on_conflict
     async def release(self, tenant_id: str, record: CardRecord) -> None:
         """Reopen a claimed card whose action was refused, so it can be corrected and sent again."""
         await self._repository.tenant(tenant_id).commit(records={(KIND, record.card_id): record.to_doc()})

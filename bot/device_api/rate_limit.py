@@ -1,9 +1,22 @@
-"""A per-key sliding-window rate limit, kept in memory (one process serves the API)."""
+"""Attempts per client address per minute on the device API.
+
+`RateLimiter` keeps them in this process's memory (a sliding window), for the embedded
+store's single process; with PostgreSQL, `storage.postgres.limits` counts them in the
+shared database, so several instances behind one endpoint enforce one limit.
+"""
 from __future__ import annotations
 
 import math
 from collections import deque
 from collections.abc import Callable
+from typing import Protocol
+
+
+class AttemptLimit(Protocol):
+    async def check(self, key: str) -> int:
+        """Count one attempt for `key`; 0 if allowed, else seconds until one is."""
+        ...
+
 
 MAX_TRACKED_KEYS = 100_000  # bounds memory if many addresses knock once each
 
@@ -15,7 +28,7 @@ class RateLimiter:
         self._now = now
         self._hits: dict[str, deque[float]] = {}
 
-    def check(self, key: str) -> int:
+    async def check(self, key: str) -> int:
         """Count one attempt for `key`; 0 if allowed, else seconds until one is."""
         now = self._now()
         hits = self._hits.get(key)

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from bot.device_api.rate_limit import RateLimiter
+from bot.device_api.rate_limit import AttemptLimit
 from bot.notices import Notifier
 from provisioning.codes import format_user_code
 from provisioning.device_service import DeviceService
@@ -79,7 +79,7 @@ class DeviceApi:
     """The endpoints' handlers, over the device-side service. They raise refusals;
     `answer_failures` turns each into its answer."""
 
-    def __init__(self, devices: DeviceService, notices: Notifier, limiter: RateLimiter, public_url: str,
+    def __init__(self, devices: DeviceService, notices: Notifier, limiter: AttemptLimit, public_url: str,
                  sign_in_offer: SignInOffer | None = None) -> None:
         self._devices = devices
         self._notices = notices
@@ -94,7 +94,7 @@ class DeviceApi:
         devices = self._devices
         # A malformed request is a 400 whatever the rate: parsed before it is counted.
         provision_request = devices.parse_request(body)
-        wait = self._limiter.check(request.remote or "unknown")
+        wait = await self._limiter.check(request.remote or "unknown")
         if wait:
             log.warning("device API: rate limit hit by %s", request.remote)
             return error(429, "too_many_attempts", f"Too many attempts from this network. Wait {wait} s and try again.",

@@ -5,7 +5,7 @@ the user accepts, Teams invokes `fileConsent/invoke` with an `uploadUrl` in the 
 OneDrive, the bot PUTs the bytes there and then sends a file info card. Everywhere else
 (Emulator, Web Chat, Teams channels and group chats, where FileConsentCard isn't
 supported) the bot sends a card linking to `GET /downloads/{token}`. Both paths start the
-same way: the file goes into the DownloadStore for the asking tenant, and the consent
+same way: the file goes into the file stash for the asking tenant, and the consent
 card's context carries only that link's token.
 """
 from __future__ import annotations
@@ -18,18 +18,11 @@ from typing import Any, Final
 
 import cards
 from bot.chat.turn import ChatTurn, ConsentAnswer
-from bot.files.downloads import (
-    DownloadLink,
-    DownloadStore,
-    LinkExpired,
-    LinkUnknown,
-    LinkUsed,
-    StoredFile,
-    download_url,
-)
+from bot.files.downloads import download_url
 from bot.files.errors import FileRefused
 from bot.files.fetch import HostPolicy, put_file
 from provisioning.clock import Clock
+from storage.files import FileExpired, FileLink, FileStash, FileTaken, FileUnknown, StoredFile
 
 log = logging.getLogger(__name__)
 
@@ -47,18 +40,18 @@ class FileOffer:
 class FileDesk:
     """Files for admins: offered (Teams personal chat) or linked (everywhere else)."""
 
-    def __init__(self, downloads: DownloadStore, public_url: str, download_hosts: Sequence[str], clock: Clock) -> None:
+    def __init__(self, downloads: FileStash, public_url: str, download_hosts: Sequence[str], clock: Clock) -> None:
         self._downloads = downloads
         self._public_url = public_url
         self._download_hosts = tuple(download_hosts)
         self._clock = clock
 
-    def link(self, tenant_id: str, name: str, content: bytes) -> str:
+    async def link(self, tenant_id: str, name: str, content: bytes) -> str:
         """A download URL for `content`, valid one hour, for this tenant."""
-        return download_url(self._public_url, self._put(tenant_id, name, content))
+        return download_url(self._public_url, await self._put(tenant_id, name, content))
 
     async def deliver(self, turn: ChatTurn, offer: FileOffer) -> None:
-        link = self._put(turn.tenant_id, offer.name, offer.content)
+        link = await self._put(turn.tenant_id, offer.name, offer.content)
         if turn.place.offers_files:
             context = {CONTEXT_KEY: link.token}
             await turn.offer_file(offer.name, len(offer.content), offer.description, context)
@@ -92,27 +85,27 @@ class FileDesk:
         token = context.get(CONTEXT_KEY)
         name = "the file"
         if isinstance(token, str):
-            with contextlib.suppress(LinkUnknown, LinkExpired, LinkUsed):  # nothing to name: the plain answer
-                name = f"**{self._downloads.take(token, self._clock.now(), turn.tenant_id).name}**"
+            with contextlib.suppress(FileUnknown, FileExpired, FileTaken):  # nothing to name: the plain answer
+                name = f"**{(await self._downloads.take(token, self._clock.now(), turn.tenant_id)).name}**"
         await turn.say(f"OK, I didn't send {name}. Ask again whenever you want it (`export` or `template`).")
 
-    def _put(self, tenant_id: str, name: str, content: bytes) -> DownloadLink:
-        return self._downloads.put(tenant_id, name, content, self._clock.now())
+    async def _put(self, tenant_id: str, name: str, content: bytes) -> FileLink:
+        return await self._downloads.put(tenant_id, name, content, self._clock.now())
 
     async def _take_offer(self, turn: ChatTurn, context: Any) -> StoredFile | None:
         """The offered file, taken (no longer offered); None, having said why, if it can't be."""
         token = context.get(CONTEXT_KEY) if isinstance(context, dict) else None
         try:
             if not isinstance(token, str):
-                raise LinkUnknown()
-            return self._downloads.take(token, self._clock.now(), turn.tenant_id)
-        except LinkUsed:
+                raise FileUnknown()
+            return await self._downloads.take(token, self._clock.now(), turn.tenant_id)
+        except FileTaken:
             await turn.say("That file offer was already answered, so nothing more was sent. "
                            "Ask again if you need the file once more (`export` or `template`).")
-        except LinkExpired:
+        except FileExpired:
             await turn.say("That file offer has expired (files wait one hour). Ask for it again: "
                            "type `export` or `template`.")
-        except LinkUnknown:
+        except FileUnknown:
             await turn.say("I don't have that file any more (or it was never offered in this tenant). "
                            "Ask for it again: type `export` or `template`.")
         return None

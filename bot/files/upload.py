@@ -68,7 +68,7 @@ class Importer:
         rejected = rejected_lines(rows, result)
         rejected_url = None
         if len(rejected) > cards.IMPORT_ROWS_SHOWN:
-            rejected_url = self._desk.link(turn.tenant_id, f"{file_stem(incoming.name)}_rejected.csv",
+            rejected_url = await self._desk.link(turn.tenant_id, f"{file_stem(incoming.name)}_rejected.csv",
                                            rejected_csv(rejected))
         shown = [cards.RejectedRow(r.line, r.mac_text, r.reason) for r in rejected[:cards.IMPORT_ROWS_SHOWN]]
         await turn.show(cards.import_summary_card(len(result.added), len(result.already_present),

@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from bot.app import SERVICES, Services
+from storage import Store
 from tests.bot.connector import FakeConnector
 from tests.cards.walk import submits, texts, titles
 
@@ -62,6 +63,13 @@ class ChatDriver:
         self.client = client
         self.connector = connector
         self.service_url = service_url
+
+    @property
+    def data_directory(self) -> Path:
+        """The TinyDB data directory of the app under test (the embedded store)."""
+        store = self.services.store
+        assert isinstance(store, Store), "this test needs the embedded store"
+        return store.directory
 
     @property
     def services(self) -> Services:

@@ -391,7 +391,7 @@ async def test_an_unexpected_failure_is_a_503_with_an_error_id_never_a_bare_500(
 
 def store_bytes(chat: ChatDriver) -> int:
     """The size of every file in the data directory (TinyDB files, journals, audit logs)."""
-    return sum(path.stat().st_size for path in chat.services.store.directory.iterdir() if path.is_file())
+    return sum(path.stat().st_size for path in chat.data_directory.iterdir() if path.is_file())
 
 
 async def test_a_provisioned_mac_locks_like_an_unknown_one_and_wrong_codes_write_nothing(chat: ChatDriver) -> None:
@@ -435,8 +435,8 @@ async def test_token_polls_write_nothing_and_only_the_sign_in_is_durable(chat: C
     clock.advance(seconds=5)  # the grant (15 min) would expire before 505 s more: collected at once
     response = await chat.client.post("/api/devices/token", json=poll, headers=auth(token))
     assert response.status == 200 and (await response.json())["account"] == "a@contoso.com"
-    copy = chat.services.store.directory.parent / "reopened"
-    shutil.copytree(chat.services.store.directory, copy)  # as a kill -9 would leave it
+    copy = chat.data_directory.parent / "reopened"
+    shutil.copytree(chat.data_directory, copy)  # as a kill -9 would leave it
     reopened = await open_store(copy)
     try:
         device = reopened.tenant("local").get(MAC)

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.files.csvfile import RejectedLine, export_csv, neutralize, rejected_csv, template_csv
-from bot.files.downloads import DownloadStore, LinkExpired, LinkUnknown
 from bot.files.errors import FileRefused
 from bot.files.fetch import HostPolicy, format_size
 from bot.files.parse import MAX_ROWS, parse_upload, refuse_by_name, sniff_delimiter
@@ -221,58 +220,6 @@ def test_sizes_read_like_a_person_would_write_them() -> None:
     assert format_size(5 * 1024 * 1024) == "5 MB"
     assert format_size(1536 * 1024) == "1.5 MB"
     assert format_size(64 * 1024) == "64 KB"
-
-
-# --- download links -------------------------------------------------------------------
-
-
-def test_a_link_serves_its_file_until_it_expires_then_says_so() -> None:
-    store = DownloadStore()
-    link = store.put("tenant-a", "x.csv", b"data", NOW)
-    assert link.expires_at == NOW + timedelta(hours=1)
-    assert store.get(link.token, NOW + timedelta(minutes=59)).content == b"data"
-    with pytest.raises(LinkExpired) as expired:
-        store.get(link.token, NOW + timedelta(hours=1))
-    assert expired.value.expired_at == link.expires_at
-
-
-def test_a_link_is_tied_to_its_tenant() -> None:
-    store = DownloadStore()
-    link = store.put("tenant-a", "x.csv", b"data", NOW)
-    assert store.get(link.token, NOW, "tenant-a").name == "x.csv"
-    with pytest.raises(LinkUnknown):
-        store.get(link.token, NOW, "tenant-b")
-
-
-def test_tokens_are_long_random_and_distinct() -> None:
-    store = DownloadStore()
-    tokens = {store.put("t", "x.csv", b"", NOW).token for _ in range(200)}
-    assert len(tokens) == 200
-    assert all(len(t) == 43 for t in tokens)
-
-
-@pytest.mark.parametrize("token", ["", "x", "../../etc/passwd", "A" * 43, "A" * 44])
-def test_forged_tokens_are_unknown(token: str) -> None:
-    store = DownloadStore()
-    store.put("t", "x.csv", b"", NOW)
-    with pytest.raises(LinkUnknown):
-        store.get(token, NOW)
-
-
-def test_memory_is_bounded_by_dropping_the_oldest_file() -> None:
-    store = DownloadStore(max_bytes=10)
-    first = store.put("t", "a.csv", b"123456", NOW)
-    second = store.put("t", "b.csv", b"123456", NOW)
-    with pytest.raises(LinkExpired):
-        store.get(first.token, NOW)
-    assert store.get(second.token, NOW).content == b"123456"
-
-
-def test_an_expired_link_is_eventually_forgotten() -> None:
-    store = DownloadStore()
-    link = store.put("t", "a.csv", b"1", NOW)
-    with pytest.raises(LinkUnknown):
-        store.get(link.token, NOW + timedelta(days=2))
 
 
 def test_file_names_are_shown_as_typed_and_made_safe_for_downloads() -> None:

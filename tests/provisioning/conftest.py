@@ -48,11 +48,25 @@ async def tinydb_store(tmp_path: Path) -> AsyncIterator[Repository]:
         await store.close()
 
 
+@asynccontextmanager
+async def postgres_store(tmp_path: Path) -> AsyncIterator[Repository]:
+    from storage.postgres import open_postgres_store
+    from tests.pg import fresh_schema
+
+    async with fresh_schema() as url:
+        store = await open_postgres_store(url)
+        try:
+            yield store
+        finally:
+            await store.close()
+
+
 RepositoryFactory = Callable[[Path], AbstractAsyncContextManager[Repository]]
 REPOSITORY_FACTORIES: list[Any] = [
     pytest.param(memory_repository, id="memory"),
     pytest.param(yielding_memory_repository, id="memory-yielding"),
     pytest.param(tinydb_store, id="tinydb"),
+    pytest.param(postgres_store, id="postgres"),
 ]
 
 TENANT = "tenant-a"
@@ -88,6 +102,9 @@ class RecordingRepository:
 
     def tenants_with_notices(self) -> list[str]:
         return self.inner.tenants_with_notices()
+
+    async def claim_notices(self, tenant_id: str, keys: Sequence[str]) -> list[str]:
+        return await self.inner.claim_notices(tenant_id, keys)
 
     def actions(self) -> list[str]:
         return [e.action for e in self.events]

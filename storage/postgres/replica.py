@@ -1,0 +1,197 @@
+"""One tenant's documents in memory, the working copy every read is served from.
+
+The database holds the truth; each instance keeps a copy of every tenant's documents
+and serves reads from it, as the TinyDB store does, so the provisioning rules keep their
+contract (reads are dict look-ups; a commit is visible before its first await). The copy
+is kept current two ways:
+
+- local commits are applied at once (`stage`) with an undo record, then made durable by
+  the writer, which checks in the database that every row it changes still has the
+  version this copy had read; if another instance changed one meanwhile, the commit is
+  refused (`ConcurrentChange`), undone here, and the rows are re-read from the database;
+- changes committed by other instances arrive through the change feed (`apply_remote`)
+  in commit order and replace what this copy holds, if newer.
+
+`versions` holds, per key, the version of the row as last confirmed by the database.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import orjson
+
+from storage.errors import InvalidCommit
+from storage.tables import Change, Doc, Key, Listener, TableSpec, json_copy
+
+# An expected version meaning "whatever this instance's earlier, still unsettled commit
+# of the same row gives it": known only once that commit is written.
+CHAINED: Final = -1
+
+
+@dataclass
+class Pending:
+    """A local commit, applied here and waiting to be made durable."""
+
+    replica: TenantReplica
+    changes: list[Change]  # validated private copies
+    texts: list[str | None]  # each change's doc as JSON text (None: deleted), for the database
+    expected: list[int | None]  # the version each row had when this commit read it (None: absent)
+    audit: list[Doc]
+    undo: list[tuple[str, Key, Doc | None]]  # what `apply` replaced, in order
+    future: asyncio.Future[None]
+
+
+def encode_key(key: Key) -> str:
+    """A key as the database's text column holds it (a MAC, or a (kind, key) pair)."""
+    return orjson.dumps(key).decode()
+
+
+def decode_key(text: str) -> Key:
+    value = orjson.loads(text)
+    return tuple(value) if isinstance(value, list) else value
+
+
+class TenantReplica:
+    """A tenant's tables as dicts (key -> doc), with versions; the TenantFile interface."""
+
+    def __init__(self, tenant_id: str, specs: Sequence[TableSpec], submit: Callable[[Pending], None]) -> None:
+        self.tenant_id: str | None = tenant_id
+        self._specs = {spec.name: spec for spec in specs}
+        self._rows: dict[str, dict[Key, Doc]] = {spec.name: {} for spec in specs}
+        self.versions: dict[tuple[str, Key], int] = {}
+        self.feed_position = 0  # the last change of the feed applied here
+        self.unsettled: dict[tuple[str, Key], int] = {}  # rows with local commits not yet written
+        self._listeners: list[Listener] = []
+        self._submit = submit
+
+    # -- the interface DeviceRepository and Store use ---------------------------------------
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def get(self, table: str, key: Key) -> Doc | None:
+        return self._rows[table].get(key)
+
+    def items(self, table: str) -> Iterator[tuple[Key, Doc]]:
+        return iter(list(self._rows[table].items()))
+
+    def keys(self, table: str) -> list[Key]:
+        return list(self._rows[table])
+
+    def count(self, table: str) -> int:
+        return len(self._rows[table])
+
+    def stage(self, changes: Sequence[Change], audit: Sequence[Doc] = (), owned: bool = False) -> asyncio.Future[None]:
+        """Validate, apply here at once, and hand to the writer; the future settles when the
+        database has it (or refused it: then everything here was put back)."""
+        checked, texts = self._checked(changes, owned)
+        audit_docs = [json_copy(a) for a in audit]
+        # What each row rests on is taken now, with the read: a change another instance makes
+        # meanwhile (and the feed brings in) must refuse this commit, not become its base.
+        expected = [CHAINED if (table, key) in self.unsettled else self.versions.get((table, key))
+                    for table, key, _ in checked]
+        undo = [(table, key, self._set(table, key, doc)) for table, key, doc in checked]
+        for table, key, _ in checked:
+            self.unsettled[(table, key)] = self.unsettled.get((table, key), 0) + 1
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._submit(Pending(self, checked, texts, expected, audit_docs, undo, future))
+        return future
+
+    async def commit(self, changes: Sequence[Change], audit: Sequence[Doc] = ()) -> None:
+        await asyncio.shield(self.stage(changes, audit))
+
+    # -- what the writer and the feed do ---------------------------------------------------
+
+    def confirm(self, changes: Sequence[Change], version: int) -> None:
+        """The database holds `changes` at `version`."""
+        for table, key, doc in changes:
+            known = self.versions.get((table, key))
+            if known is not None and known > version:
+                continue  # the feed already brought a later change of this row
+            if doc is None:
+                self.versions.pop((table, key), None)
+            else:
+                self.versions[(table, key)] = version
+
+    def settled(self, pending: Pending) -> None:
+        """`pending` was written or refused: its rows no longer wait on it."""
+        for table, key, _ in pending.changes:
+            left = self.unsettled.get((table, key), 0) - 1
+            if left > 0:
+                self.unsettled[(table, key)] = left
+            else:
+                self.unsettled.pop((table, key), None)
+
+    def undo(self, pending: Pending) -> None:
+        """Put back what `pending` replaced, last change first."""
+        for table, key, old in reversed(pending.undo):
+            self._set(table, key, old)
+
+    def load(self, table: str, key: Key, doc: Doc | None, version: int | None) -> None:
+        """Set a row as the database holds it (at open, or re-read after a conflict)."""
+        self._set(table, key, doc)
+        if doc is None or version is None:
+            self.versions.pop((table, key), None)
+        else:
+            self.versions[(table, key)] = version
+
+    def apply_remote(self, version: int, table: str, key: Key, doc: Doc | None) -> None:
+        """A change from the feed: taken if newer than what this copy last confirmed."""
+        if table not in self._rows:
+            return
+        known = self.versions.get((table, key))
+        if known is not None and known >= version:
+            return  # ours, or older than what we hold
+        if doc is None and known is None and key not in self._rows[table]:
+            return
+        self.load(table, key, doc, version)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _checked(self, changes: Sequence[Change], owned: bool) -> tuple[list[Change], list[str | None]]:
+        """The changes validated (`InvalidCommit` with nothing touched), with private copies
+        of their docs unless `owned` (the caller hands fresh docs over), and their JSON."""
+        seen: set[tuple[str, Key]] = set()
+        out: list[Change] = []
+        texts: list[str | None] = []
+        for name, key, doc in changes:
+            spec = self._specs.get(name)
+            if spec is None:
+                raise InvalidCommit(f"There is no table {name!r} in the store.")
+            if (name, key) in seen:
+                raise InvalidCommit(f"{key!r} appears twice in one commit to {name!r}; the change was not made.")
+            seen.add((name, key))
+            if doc is not None:
+                if not isinstance(doc, dict):
+                    raise InvalidCommit(f"The document for {key!r} in {name!r} is not a JSON object.")
+                try:
+                    own_key = spec.key_of(doc)
+                except (KeyError, TypeError) as exc:
+                    raise InvalidCommit(f"The document for {key!r} in {name!r} has no key ({exc!r}).") from exc
+                if own_key != key:
+                    raise InvalidCommit(f"The document for {key!r} in {name!r} carries the key {own_key!r}.")
+                try:
+                    text = orjson.dumps(doc).decode()
+                except TypeError as exc:
+                    raise InvalidCommit(f"The document for {key!r} in {name!r} cannot be stored ({exc}).") from exc
+                doc = doc if owned else orjson.loads(text)
+                texts.append(text)
+            else:
+                texts.append(None)
+            out.append((name, key, doc))
+        return out, texts
+
+    def _set(self, table: str, key: Key, doc: Doc | None) -> Doc | None:
+        rows = self._rows[table]
+        old = rows.get(key)
+        if doc is None:
+            rows.pop(key, None)
+        else:
+            rows[key] = doc
+        if old is not doc:
+            for listener in self._listeners:
+                listener(table, key, old, doc)
+        return old

@@ -1,0 +1,221 @@
+"""Making local commits durable in PostgreSQL, each checked against what it read.
+
+One writer task per tenant takes every commit staged meanwhile and writes them in one
+transaction (group commit), in staging order, under the tenant's advisory lock (so the
+versions it takes rise in commit order within the tenant, which the change feed relies
+on). Each commit gets its own savepoint and one version number, and every row it changes
+is written only if the row still has the version the local copy read:
+
+- a new row: `INSERT ... ON CONFLICT DO NOTHING` (someone else added it: refused);
+- a changed row: `UPDATE ... WHERE version = <read version>`;
+- a removed row: `DELETE ... WHERE version = <read version>`.
+
+If any row of a commit doesn't match, the commit is rolled back to its savepoint and
+refused with `ConcurrentChange`; so is every later commit of the tenant staged on top of
+it (as the file store does with a failed flush). Refused commits are undone in memory,
+last first, and their rows re-read from the database, so the next attempt sees what won.
+The commit's changes go to the `changes` feed and its audit events to `audit` in the
+same transaction, then a notification tells the other instances. A database that can't
+be reached refuses every commit of the batch with `StoreWriteFailed`, undone likewise.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any, Final
+
+import asyncpg
+import orjson
+
+from provisioning.repository import ConcurrentChange
+from storage.errors import StoreClosed
+from storage.postgres.errors import DATABASE_ERRORS, unavailable
+from storage.postgres.replica import CHAINED, Pending, TenantReplica, decode_key, encode_key
+
+log = logging.getLogger(__name__)
+
+CHANNEL: Final = "provisioning_changes"  # + the schema's name: one feed per schema
+MAX_BATCH: Final = 500  # commits per transaction
+
+
+class _Refused(Exception):
+    """A commit whose rows changed in the database since they were read."""
+
+
+class TenantWriter:
+    """The durable writes of one tenant's replica."""
+
+    def __init__(self, replica: TenantReplica, pool: asyncpg.Pool, instance: str, channel: str) -> None:
+        assert replica.tenant_id is not None
+        self._replica = replica
+        self._tenant_id: str = replica.tenant_id
+        self._pool = pool
+        self._instance = instance
+        self._channel = channel
+        self._queue: list[Pending] = []
+        # The version this instance's last written commit gave each row that still has
+        # later local commits waiting (their CHAINED expectation resolves to it).
+        self._last_written: dict[tuple[str, Any], int | None] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self.transactions = 0
+
+    def submit(self, pending: Pending) -> None:
+        if self._closed:
+            self._replica.undo(pending)
+            raise StoreClosed("The store is closed.")
+        self._queue.append(pending)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            await self._write(batch)
+
+    async def _write(self, batch: list[Pending]) -> None:
+        written: list[tuple[Pending, int]] = []
+        refused_at: int | None = None
+        # Versions this transaction gave rows so far: a later commit of the batch rests on them.
+        written_versions: dict[tuple[str, Any], int | None] = {}
+        try:
+            async with self._pool.acquire() as connection, connection.transaction():
+                await connection.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", self._tenant_id)
+                for index, pending in enumerate(batch):
+                    version: int = await connection.fetchval("SELECT nextval('change_versions')")
+                    try:
+                        async with connection.transaction():  # a savepoint: a refusal undoes this one only
+                            await self._write_one(connection, pending, version, written_versions)
+                    except _Refused:
+                        refused_at = index
+                        break
+                    written.append((pending, version))
+                    for table, key, doc in pending.changes:
+                        written_versions[(table, key)] = None if doc is None else version
+                if written:
+                    await connection.execute("SELECT pg_notify($1, $2)", self._channel, self._tenant_id)
+            self.transactions += 1
+        except Exception as error:  # lost, refused, timed out, or a driver in a state it can't go on from
+            log.error("database write for tenant %s failed; %d commits undone: %r", self._tenant_id, len(batch), error)
+            self._undo(batch)
+            self._fail(batch, unavailable(error))
+            return
+        for pending, version in written:
+            self._replica.confirm(pending.changes, version)
+            for table, key, doc in pending.changes:
+                self._last_written[(table, key)] = None if doc is None else version
+            self._settle(pending)
+            if not pending.future.done():
+                pending.future.set_result(None)
+        if refused_at is not None:
+            # The refused commit and everything staged after it may rest on what didn't hold.
+            later = batch[refused_at:] + self._queue
+            self._queue = []
+            self._undo(later)
+            await self._reread(later)  # before the callers hear of it: their retry must see what won
+            self._fail(later, ConcurrentChange(
+                "Another instance changed this meanwhile; nothing of this change was kept."))
+
+    async def _write_one(self, connection: asyncpg.Connection, pending: Pending, version: int,
+                         written_versions: dict[tuple[str, Any], int | None]) -> None:
+        inserts: list[tuple[str, str, str]] = []
+        updates: list[tuple[str, str, str, int]] = []
+        deletes: list[tuple[str, str, int]] = []
+        for (table, key, _doc), text, read in zip(pending.changes, pending.texts, pending.expected, strict=True):
+            expected = read
+            if read == CHAINED:
+                expected = (written_versions[(table, key)] if (table, key) in written_versions
+                            else self._last_written.get((table, key)))
+            if text is not None and expected is None:
+                inserts.append((table, encode_key(key), text))
+            elif text is not None and expected is not None:
+                updates.append((table, encode_key(key), text, expected))
+            elif expected is not None:
+                deletes.append((table, encode_key(key), expected))
+            # Removing a row this copy never had: nothing to check or write.
+        tenant = self._tenant_id
+        if inserts:
+            status = await connection.execute(
+                "INSERT INTO documents (tenant_id, tbl, key, doc, version) "
+                "SELECT $1, t, k, d::jsonb, $2 FROM unnest($3::text[], $4::text[], $5::text[]) AS u(t, k, d) "
+                "ON CONFLICT DO NOTHING", tenant, version, *_columns(inserts, 3))
+            _expect(status, len(inserts))
+        if updates:
+            status = await connection.execute(
+                "UPDATE documents SET doc = u.d::jsonb, version = $2 "
+                "FROM unnest($3::text[], $4::text[], $5::text[], $6::int8[]) AS u(t, k, d, e) "
+                "WHERE documents.tenant_id = $1 AND documents.tbl = u.t AND documents.key = u.k "
+                "AND documents.version = u.e", tenant, version, *_columns(updates, 4))
+            _expect(status, len(updates))
+        if deletes:
+            status = await connection.execute(
+                "DELETE FROM documents USING unnest($2::text[], $3::text[], $4::int8[]) AS u(t, k, e) "
+                "WHERE documents.tenant_id = $1 AND documents.tbl = u.t AND documents.key = u.k "
+                "AND documents.version = u.e", tenant, *_columns(deletes, 3))
+            _expect(status, len(deletes))
+        if pending.changes:
+            await connection.execute(
+                "INSERT INTO changes (version, tenant_id, tbl, key, doc, instance) "
+                "SELECT $1, $2, t, k, d::jsonb, $3 FROM unnest($4::text[], $5::text[], $6::text[]) AS u(t, k, d)",
+                version, tenant, self._instance, [c[0] for c in pending.changes],
+                [encode_key(c[1]) for c in pending.changes], pending.texts)
+        if pending.audit:
+            await connection.execute(
+                "INSERT INTO audit (tenant_id, mac, doc) SELECT $1, m, d::jsonb FROM unnest($2::text[], $3::text[]) "
+                "AS u(m, d)", tenant, [a.get("mac") for a in pending.audit],
+                [orjson.dumps(a).decode() for a in pending.audit])
+
+    def _undo(self, pendings: Sequence[Pending]) -> None:
+        for pending in reversed(pendings):
+            self._replica.undo(pending)
+
+    def _settle(self, pending: Pending) -> None:
+        self._replica.settled(pending)
+        for table, key, _ in pending.changes:
+            if (table, key) not in self._replica.unsettled:
+                self._last_written.pop((table, key), None)
+
+    def _fail(self, pendings: Sequence[Pending], error: Exception) -> None:
+        for pending in pendings:
+            self._settle(pending)
+            if not pending.future.done():
+                pending.future.set_exception(error)
+                pending.future.exception()  # retrieved, so an abandoned waiter logs nothing
+
+    async def _reread(self, pendings: Sequence[Pending]) -> None:
+        """Re-read the rows refused commits touched, so the next attempt sees what won."""
+        keys = {(table, key) for p in pendings for table, key, _ in p.changes}
+        try:
+            async with self._pool.acquire() as connection:
+                rows = await connection.fetch(
+                    "SELECT tbl, key, doc::text AS doc, version FROM documents WHERE tenant_id = $1 "
+                    "AND (tbl, key) IN (SELECT * FROM unnest($2::text[], $3::text[]))",
+                    self._tenant_id, [t for t, _ in keys], [encode_key(k) for _, k in keys])
+        except DATABASE_ERRORS as error:
+            log.warning("could not re-read %d rows of tenant %s after a conflict: %r", len(keys), self._tenant_id,
+                        error)
+            return
+        found = {(row["tbl"], decode_key(row["key"])): row for row in rows}
+        for table, key in keys:
+            row = found.get((table, key))
+            if row is None:
+                self._replica.load(table, key, None, None)
+            else:
+                self._replica.load(table, key, orjson.loads(row["doc"]), row["version"])
+
+    async def close(self) -> None:
+        """Write what is queued, then refuse more."""
+        self._closed = True
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+
+def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    return [[row[i] for row in rows] for i in range(width)]
+
+
+def _expect(status: str, count: int) -> None:
+    """`status` is asyncpg's command tag, e.g. "UPDATE 3"; fewer rows than asked: refused."""
+    if int(status.rsplit(" ", 1)[-1]) != count:
+        raise _Refused()
