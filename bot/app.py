@@ -31,7 +31,7 @@ from bot.files.upload import Importer
 from bot.notices import Notifier, Pacing
 from bot.pages import add_page_routes
 from bot.settings import Settings
-from provisioning.attempts import MemoryAttemptCounter
+from provisioning.attempts import AttemptCounter, MemoryAttemptCounter
 from provisioning.clock import Clock, SystemClock
 from provisioning.device_service import DeviceService
 from provisioning.firmware import Catalog
@@ -82,7 +82,9 @@ async def create_app(settings: Settings, *, clock: Clock | None = None) -> web.A
 
 
 def _assemble(settings: Settings, clock: Clock, catalog: Catalog, store: TenantStore) -> web.Application:
-    attempts = MemoryAttemptCounter()  # wrong codes per MAC: counted by the device side, cleared by new codes
+    # Wrong codes per MAC: counted by the device side, cleared by new codes; shared by every
+    # instance on a PostgreSQL store.
+    attempts: AttemptCounter = store.code_failures() if isinstance(store, PostgresStore) else MemoryAttemptCounter()
     service = ProvisioningService(store, clock, code_ttl=timedelta(hours=settings.code_ttl_hours),
                                   tenant_name_default=settings.tenant_name, attempts=attempts)
     devices = DeviceService(store, catalog, clock, tenant_name_default=settings.tenant_name, attempts=attempts)

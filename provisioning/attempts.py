@@ -7,26 +7,27 @@ write. `DeviceService` refuses a MAC whose count reached the limit; only when th
 to a registered device waiting on activation is its lockout made durable (once, with its
 audit event and a notice to the admin). A new code from the admin clears the MAC's count.
 
-The counter is an interface so that several instances can later share one (in the store);
-`MemoryAttemptCounter` is the one-process implementation.
+The counter is an interface so that several instances share one: `MemoryAttemptCounter`
+is the one-process implementation, `storage.postgres.attempts` counts in the database.
 """
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Protocol
 
 
 class AttemptCounter(Protocol):
     """Wrong codes entered per canonical MAC since its last new code (or ever)."""
 
-    def failures(self, mac: str) -> int:
+    async def failures(self, mac: str) -> int:
         """How many wrong codes are counted against `mac` (0 if none)."""
 
-    def add_failure(self, mac: str) -> int:
+    async def add_failure(self, mac: str) -> int:
         """Count one more wrong code against `mac`; the count now."""
 
-    def clear(self, mac: str) -> None:
-        """Forget `mac`'s count: the admin issued it a new code."""
+    async def clear(self, macs: Sequence[str]) -> None:
+        """Forget these MACs' counts: the admin issued them new codes."""
 
 
 class MemoryAttemptCounter:
@@ -40,18 +41,19 @@ class MemoryAttemptCounter:
         self._max_tracked = max_tracked
         self._counts: OrderedDict[str, int] = OrderedDict()  # least recently failed first
 
-    def failures(self, mac: str) -> int:
+    async def failures(self, mac: str) -> int:
         return self._counts.get(mac, 0)
 
-    def add_failure(self, mac: str) -> int:
+    async def add_failure(self, mac: str) -> int:
         count = self._counts.pop(mac, 0) + 1
         self._counts[mac] = count
         if len(self._counts) > self._max_tracked:
             self._counts.popitem(last=False)
         return count
 
-    def clear(self, mac: str) -> None:
-        self._counts.pop(mac, None)
+    async def clear(self, macs: Sequence[str]) -> None:
+        for mac in macs:
+            self._counts.pop(mac, None)
 
     def __len__(self) -> int:
         return len(self._counts)

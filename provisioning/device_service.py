@@ -183,18 +183,17 @@ class DeviceService:
         mac, code_text, model_, firmware, maker, verdict = (
             request.mac, request.code, request.model, request.firmware, request.manufacturer, request.verdict)
         now = self._clock.now()
+        # Asked first: with a shared counter this awaits the database, and nothing read
+        # below may go stale across an await before its commit.
+        failures = await self._attempts.failures(mac)
         candidates = self._devices_with_mac(mac)
         # Locked if every registration that could take a code is locked (one, normally), or
         # if the MAC's wrong codes reached the limit: counted alike for every MAC, registered
         # or not and in any state, so neither the answers nor their timing say which it is.
         waiting = [d for d in candidates if d.state is DeviceState.WAITING_ON_ACTIVATION]
-        too_many = self._attempts.failures(mac) >= self.max_code_attempts
+        too_many = failures >= self.max_code_attempts
         if (waiting and all(d.locked for d in waiting)) or too_many:
-            raise DeviceLocked(
-                "Too many wrong codes were entered on this device, so it is locked. Ask "
-                "your admin to issue a new verification code, then enter that one.",
-                retry_after=LOCKOUT_RETRY_AFTER,
-            )
+            raise _locked()
         # Compare against every open device's code, not stopping at the first match.
         matches = [
             d for d in candidates
@@ -211,8 +210,10 @@ class DeviceService:
         if not matches:
             # Counted in memory: a wrong code is never a durable write. Only the attempt that
             # reaches the limit makes a registered waiting device's lockout durable.
-            count = self._attempts.add_failure(mac)
-            locked_out = await self._lock_out(mac, count, now) if count >= self.max_code_attempts else ()
+            count = await self._attempts.add_failure(mac)
+            if count > self.max_code_attempts:  # others counted the last allowed ones meanwhile
+                raise _locked()
+            locked_out = await self._lock_out(mac, count, now) if count == self.max_code_attempts else ()
             raise InvalidCode(_INVALID_CODE, locked_out=locked_out)
         device = matches[0]
         assert device.code is not None
@@ -435,6 +436,14 @@ class DeviceService:
             notice = notice_records(DeviceEvent.of(EventKind.LOCKED, locked, now))
             await repo.commit(save=[locked], audit=[event], records=notice)
         return tuple(locked_out)
+
+
+def _locked() -> DeviceLocked:
+    return DeviceLocked(
+        "Too many wrong codes were entered on this device, so it is locked. Ask "
+        "your admin to issue a new verification code, then enter that one.",
+        retry_after=LOCKOUT_RETRY_AFTER,
+    )
 
 
 def _device_mac(mac_text: str) -> str:

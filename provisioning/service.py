@@ -8,7 +8,7 @@ What a device itself asks (provision, token polls, factory reset) is `device_ser
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -227,7 +227,7 @@ class ProvisioningService:
             unlocked=before.locked,
         )
         await repo.commit(save=[device], audit=[event])
-        self._clear_attempts([mac])
+        await self._clear_attempts([mac])
         return device
 
     @retry_on_conflict
@@ -249,7 +249,7 @@ class ProvisioningService:
             expires_at=(now + self.code_ttl).isoformat(),
         )
         await repo.commit(save=issued, audit=[event])
-        self._clear_attempts(d.mac for d in issued)
+        await self._clear_attempts([d.mac for d in issued])
         return _by_location(issued)
 
     @retry_on_conflict
@@ -427,11 +427,10 @@ class ProvisioningService:
             raise DeviceNotFound(f"{mac} is not one of this tenant's devices. Add it first.")
         return device
 
-    def _clear_attempts(self, macs: Iterable[str]) -> None:
+    async def _clear_attempts(self, macs: Sequence[str]) -> None:
         """A new code ends a lockout: the wrong codes counted against these MACs are forgotten."""
         if self._attempts is not None:
-            for mac in macs:
-                self._attempts.clear(mac)
+            await self._attempts.clear(macs)
 
     def _new_code(self, now: datetime, actor: Actor) -> VerificationCode:
         return VerificationCode(

@@ -21,6 +21,7 @@ The tables:
 - `attempts`: attempts per key per window (the device API's rate limit).
 - `notice_claims`: which instance sends which undelivered notice, until it is settled or
   the claim lapses (that instance stopped).
+- `code_failures`: wrong verification codes per MAC, counted across instances.
 """
 from __future__ import annotations
 
@@ -94,6 +95,14 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         instance text NOT NULL,
         claimed_at timestamptz NOT NULL,
         PRIMARY KEY (tenant_id, key)
+    );
+    """,
+    # 5: wrong verification codes per MAC (for every MAC alike: see provisioning/attempts.py).
+    """
+    CREATE TABLE code_failures (
+        mac text PRIMARY KEY,
+        failures integer NOT NULL,
+        last_at timestamptz NOT NULL
     );
     """,
 )

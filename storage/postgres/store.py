@@ -25,6 +25,7 @@ import orjson
 
 from storage.device_repository import TABLES
 from storage.errors import StoreError
+from storage.postgres.attempts import PostgresAttemptCounter
 from storage.postgres.errors import DATABASE_ERRORS, database_errors
 from storage.postgres.files import PostgresFileStash
 from storage.postgres.limits import PostgresAttemptLimit
@@ -94,6 +95,10 @@ class PostgresStore(TenantStore):
                     tenant_id, self.instance, list(keys), NOTICE_CLAIM_SECONDS)
                 await connection.execute("DELETE FROM notice_claims WHERE claimed_at < now() - interval '1 day'")
         return [row["key"] for row in rows]
+
+    def code_failures(self) -> PostgresAttemptCounter:
+        """Wrong verification codes per MAC, counted in the database (every instance alike)."""
+        return PostgresAttemptCounter(self._pool)
 
     def attempt_limit(self, limit: int, window: int) -> PostgresAttemptLimit:
         """Attempts per key per window, counted in the database (shared by every instance)."""

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from provisioning.attempts import MemoryAttemptCounter
+from provisioning.attempts import AttemptCounter, MemoryAttemptCounter
 from provisioning.audit import Actor, AuditEvent
 from provisioning.clock import FakeClock
 from provisioning.device_service import DeviceService, ProvisionResult
@@ -157,19 +157,24 @@ def catalog() -> Catalog:
 
 
 @pytest.fixture
-def attempts() -> MemoryAttemptCounter:
-    """The wrong-code counter both services share, as the app wires them."""
+def attempts(repository: Repository) -> AttemptCounter:
+    """The wrong-code counter both services share, as the app wires them: in the database
+    for the PostgreSQL store, else in memory."""
+    from storage.postgres import PostgresStore
+
+    if isinstance(repository, PostgresStore):
+        return repository.code_failures()
     return MemoryAttemptCounter()
 
 
 @pytest.fixture
-def service(recorder: RecordingRepository, clock: FakeClock, attempts: MemoryAttemptCounter) -> ProvisioningService:
+def service(recorder: RecordingRepository, clock: FakeClock, attempts: AttemptCounter) -> ProvisioningService:
     return ProvisioningService(recorder, clock, tenant_name_default="Contoso", attempts=attempts)
 
 
 @pytest.fixture
 def devices(
-    recorder: RecordingRepository, catalog: Catalog, clock: FakeClock, attempts: MemoryAttemptCounter
+    recorder: RecordingRepository, catalog: Catalog, clock: FakeClock, attempts: AttemptCounter
 ) -> DeviceService:
     return DeviceService(recorder, catalog, clock, tenant_name_default="Contoso", attempts=attempts)
 
