@@ -183,16 +183,14 @@ class DeviceService:
         mac, code_text, model_, firmware, maker, verdict = (
             request.mac, request.code, request.model, request.firmware, request.manufacturer, request.verdict)
         now = self._clock.now()
-        # Asked first: with a shared counter this awaits the database, and nothing read
-        # below may go stale across an await before its commit.
-        failures = await self._attempts.failures(mac)
         candidates = self._devices_with_mac(mac)
-        # Locked if every registration that could take a code is locked (one, normally), or
-        # if the MAC's wrong codes reached the limit: counted alike for every MAC, registered
-        # or not and in any state, so neither the answers nor their timing say which it is.
+        # Locked if every registration that could take a code is locked (one, normally). A
+        # wrong code is answered by the count it makes (below): counted alike for every MAC,
+        # registered or not and in any state, so neither the answers nor their timing say
+        # which it is. A right code needs no count: only a waiting device's code can be right,
+        # and its lockout is on the device as soon as its count reaches the limit.
         waiting = [d for d in candidates if d.state is DeviceState.WAITING_ON_ACTIVATION]
-        too_many = failures >= self.max_code_attempts
-        if (waiting and all(d.locked for d in waiting)) or too_many:
+        if waiting and all(d.locked for d in waiting):
             raise _locked()
         # Compare against every open device's code, not stopping at the first match.
         matches = [

@@ -181,12 +181,15 @@ class PostgresStore(TenantStore):
         async with self._pool.acquire() as connection:
             for tenant_id in tenants:
                 replica = self.replica(tenant_id)
+                # This instance's own changes are in its copy already: only their versions are read.
                 rows = await connection.fetch(
-                    "SELECT version, tbl, key, doc::text AS doc FROM changes WHERE tenant_id = $1 AND version > $2 "
-                    "ORDER BY version", tenant_id, replica.feed_position)
+                    "SELECT version, tbl, key, CASE WHEN instance = $3 THEN NULL ELSE doc::text END AS doc, "
+                    "instance = $3 AS ours FROM changes WHERE tenant_id = $1 AND version > $2 ORDER BY version",
+                    tenant_id, replica.feed_position, self.instance)
                 for row in rows:
-                    doc = None if row["doc"] is None else orjson.loads(row["doc"])
-                    replica.apply_remote(row["version"], row["tbl"], decode_key(row["key"]), doc)
+                    if not row["ours"]:
+                        doc = None if row["doc"] is None else orjson.loads(row["doc"])
+                        replica.apply_remote(row["version"], row["tbl"], decode_key(row["key"]), doc)
                     replica.feed_position = row["version"]
 
     async def _reconnect(self) -> None:

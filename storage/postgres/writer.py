@@ -3,17 +3,18 @@
 One writer task per tenant takes every commit staged meanwhile and writes them in one
 transaction (group commit), in staging order, under the tenant's advisory lock (so the
 versions it takes rise in commit order within the tenant, which the change feed relies
-on). Each commit gets its own savepoint and one version number, and every row it changes
-is written only if the row still has the version the local copy read:
+on). Each commit is one statement with one version number, and every row it changes is
+written only if the row still has the version the local copy read:
 
 - a new row: `INSERT ... ON CONFLICT DO NOTHING` (someone else added it: refused);
 - a changed row: `UPDATE ... WHERE version = <read version>`;
 - a removed row: `DELETE ... WHERE version = <read version>`.
 
-If any row of a commit doesn't match, the commit is rolled back to its savepoint and
-refused with `ConcurrentChange`; so is every later commit of the tenant staged on top of
-it (as the file store does with a failed flush). Refused commits are undone in memory,
-last first, and their rows re-read from the database, so the next attempt sees what won.
+If any row of a commit doesn't match, the transaction is rolled back, the commits before
+it are written again in a new one, and it is refused with `ConcurrentChange`; so is every
+later commit of the tenant staged on top of it (as the file store does with a failed flush).
+Refused commits are undone in memory, last first, and their rows re-read from the
+database, so the next attempt sees what won.
 The commit's changes go to the `changes` feed and its audit events to `audit` in the
 same transaction, then a notification tells the other instances. A database that can't
 be reached refuses every commit of the batch with `StoreWriteFailed`, undone likewise.
@@ -40,7 +41,11 @@ MAX_BATCH: Final = 500  # commits per transaction
 
 
 class _Refused(Exception):
-    """A commit whose rows changed in the database since they were read."""
+    """A commit whose rows changed in the database since they were read (its index in the batch)."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(index)
+        self.index = index
 
 
 class TenantWriter:
@@ -75,27 +80,13 @@ class TenantWriter:
             await self._write(batch)
 
     async def _write(self, batch: list[Pending]) -> None:
-        written: list[tuple[Pending, int]] = []
-        refused_at: int | None = None
-        # Versions this transaction gave rows so far: a later commit of the batch rests on them.
-        written_versions: dict[tuple[str, Any], int | None] = {}
         try:
-            async with self._pool.acquire() as connection, connection.transaction():
-                await connection.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", self._tenant_id)
-                for index, pending in enumerate(batch):
-                    version: int = await connection.fetchval("SELECT nextval('change_versions')")
-                    try:
-                        async with connection.transaction():  # a savepoint: a refusal undoes this one only
-                            await self._write_one(connection, pending, version, written_versions)
-                    except _Refused:
-                        refused_at = index
-                        break
-                    written.append((pending, version))
-                    for table, key, doc in pending.changes:
-                        written_versions[(table, key)] = None if doc is None else version
-                if written:
-                    await connection.execute("SELECT pg_notify($1, $2)", self._channel, self._tenant_id)
-            self.transactions += 1
+            written, refused_at = await self._transaction(batch)
+            if refused_at is not None and refused_at > 0:
+                # The whole transaction was rolled back at the refusal: write the commits
+                # before it again (fresh versions), then refuse the rest.
+                written, again = await self._transaction(batch[:refused_at])
+                refused_at = refused_at if again is None else again
         except Exception as error:  # lost, refused, timed out, or a driver in a state it can't go on from
             log.error("database write for tenant %s failed; %d commits undone: %r", self._tenant_id, len(batch), error)
             self._undo(batch)
@@ -117,8 +108,38 @@ class TenantWriter:
             self._fail(later, ConcurrentChange(
                 "Another instance changed this meanwhile; nothing of this change was kept."))
 
+    async def _transaction(self, batch: list[Pending]) -> tuple[list[tuple[Pending, int]], int | None]:
+        """Write `batch` in one transaction, one statement per commit: (what was written, the
+        index of the first refused commit or None). A refusal rolls the whole transaction back
+        (then nothing was written)."""
+        if not batch:
+            return [], None
+        written: list[tuple[Pending, int]] = []
+        # Versions this transaction gave rows so far: a later commit of the batch rests on them.
+        written_versions: dict[tuple[str, Any], int | None] = {}
+        async with self._pool.acquire() as connection:
+            try:
+                async with connection.transaction():
+                    # Versions are taken under the tenant's lock: within a tenant they rise in commit order.
+                    await connection.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", self._tenant_id)
+                    versions: list[int] = [row[0] for row in await connection.fetch(
+                        "SELECT nextval('change_versions') FROM generate_series(1, $1)", len(batch))]
+                    for index, (pending, version) in enumerate(zip(batch, versions, strict=True)):
+                        if not await self._write_one(connection, pending, version, written_versions):
+                            raise _Refused(index)
+                        written.append((pending, version))
+                        for table, key, doc in pending.changes:
+                            written_versions[(table, key)] = None if doc is None else version
+                    await connection.execute("SELECT pg_notify($1, $2)", self._channel, self._tenant_id)
+            except _Refused as refused:
+                return [], refused.index
+        self.transactions += 1
+        return written, None
+
     async def _write_one(self, connection: asyncpg.Connection, pending: Pending, version: int,
-                         written_versions: dict[tuple[str, Any], int | None]) -> None:
+                         written_versions: dict[tuple[str, Any], int | None]) -> bool:
+        """Write one commit in one statement; False (nothing kept, once the transaction is
+        rolled back) if a row it rests on changed since it was read."""
         inserts: list[tuple[str, str, str]] = []
         updates: list[tuple[str, str, str, int]] = []
         deletes: list[tuple[str, str, int]] = []
@@ -134,37 +155,14 @@ class TenantWriter:
             elif expected is not None:
                 deletes.append((table, encode_key(key), expected))
             # Removing a row this copy never had: nothing to check or write.
-        tenant = self._tenant_id
-        if inserts:
-            status = await connection.execute(
-                "INSERT INTO documents (tenant_id, tbl, key, doc, version) "
-                "SELECT $1, t, k, d::jsonb, $2 FROM unnest($3::text[], $4::text[], $5::text[]) AS u(t, k, d) "
-                "ON CONFLICT DO NOTHING", tenant, version, *_columns(inserts, 3))
-            _expect(status, len(inserts))
-        if updates:
-            status = await connection.execute(
-                "UPDATE documents SET doc = u.d::jsonb, version = $2 "
-                "FROM unnest($3::text[], $4::text[], $5::text[], $6::int8[]) AS u(t, k, d, e) "
-                "WHERE documents.tenant_id = $1 AND documents.tbl = u.t AND documents.key = u.k "
-                "AND documents.version = u.e", tenant, version, *_columns(updates, 4))
-            _expect(status, len(updates))
-        if deletes:
-            status = await connection.execute(
-                "DELETE FROM documents USING unnest($2::text[], $3::text[], $4::int8[]) AS u(t, k, e) "
-                "WHERE documents.tenant_id = $1 AND documents.tbl = u.t AND documents.key = u.k "
-                "AND documents.version = u.e", tenant, *_columns(deletes, 3))
-            _expect(status, len(deletes))
-        if pending.changes:
-            await connection.execute(
-                "INSERT INTO changes (version, tenant_id, tbl, key, doc, instance) "
-                "SELECT $1, $2, t, k, d::jsonb, $3 FROM unnest($4::text[], $5::text[], $6::text[]) AS u(t, k, d)",
-                version, tenant, self._instance, [c[0] for c in pending.changes],
-                [encode_key(c[1]) for c in pending.changes], pending.texts)
-        if pending.audit:
-            await connection.execute(
-                "INSERT INTO audit (tenant_id, mac, doc) SELECT $1, m, d::jsonb FROM unnest($2::text[], $3::text[]) "
-                "AS u(m, d)", tenant, [a.get("mac") for a in pending.audit],
-                [orjson.dumps(a).decode() for a in pending.audit])
+        changed = [(t, encode_key(k), text) for (t, k, _), text in zip(pending.changes, pending.texts, strict=True)]
+        row = await connection.fetchrow(
+            _WRITE, self._tenant_id, version,
+            *_columns(inserts, 3), *_columns(updates, 4), *_columns(deletes, 3),
+            self._instance, *_columns(changed, 3),
+            [a.get("mac") for a in pending.audit], [orjson.dumps(a).decode() for a in pending.audit])
+        assert row is not None
+        return (row[0], row[1], row[2]) == (len(inserts), len(updates), len(deletes))
 
     def _undo(self, pendings: Sequence[Pending]) -> None:
         for pending in reversed(pendings):
@@ -211,11 +209,36 @@ class TenantWriter:
             await asyncio.shield(self._task)
 
 
+# One commit, one statement: every row it adds, changes or removes (each only if it still
+# has the version the commit read), its changes for the feed and its audit events. The
+# counts tell whether every row matched; if not, the transaction is rolled back.
+_WRITE: Final = """
+WITH ins AS (
+    INSERT INTO documents (tenant_id, tbl, key, doc, version)
+    SELECT $1, t, k, d::jsonb, $2 FROM unnest($3::text[], $4::text[], $5::text[]) AS u(t, k, d)
+    ON CONFLICT DO NOTHING RETURNING 1
+), upd AS (
+    UPDATE documents SET doc = u.d::jsonb, version = $2
+    FROM unnest($6::text[], $7::text[], $8::text[], $9::int8[]) AS u(t, k, d, e)
+    WHERE documents.tenant_id = $1 AND documents.tbl = u.t AND documents.key = u.k AND documents.version = u.e
+    RETURNING 1
+), del AS (
+    DELETE FROM documents USING unnest($10::text[], $11::text[], $12::int8[]) AS u(t, k, e)
+    WHERE documents.tenant_id = $1 AND documents.tbl = u.t AND documents.key = u.k AND documents.version = u.e
+    RETURNING 1
+), feed AS (
+    INSERT INTO changes (version, tenant_id, tbl, key, doc, instance)
+    SELECT $2, $1, t, k, d::jsonb, $13 FROM unnest($14::text[], $15::text[], $16::text[]) AS u(t, k, d)
+    RETURNING 1
+), logged AS (
+    INSERT INTO audit (tenant_id, mac, doc)
+    SELECT $1, m, d::jsonb FROM unnest($17::text[], $18::text[]) AS u(m, d)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd), (SELECT count(*) FROM del),
+       (SELECT count(*) FROM feed), (SELECT count(*) FROM logged)
+"""
+
+
 def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
     return [[row[i] for row in rows] for i in range(width)]
-
-
-def _expect(status: str, count: int) -> None:
-    """`status` is asyncpg's command tag, e.g. "UPDATE 3"; fewer rows than asked: refused."""
-    if int(status.rsplit(" ", 1)[-1]) != count:
-        raise _Refused()
