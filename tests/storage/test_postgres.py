@@ -80,3 +80,21 @@ async def test_each_instance_follows_the_others_commits_in_order() -> None:
         finally:
             await a.close()
             await b.close()
+
+
+async def test_each_notice_is_claimed_by_one_instance_until_its_claim_lapses(monkeypatch: pytest.MonkeyPatch) -> None:
+    from storage.postgres import store as pg_store
+
+    async with fresh_schema() as url:
+        a, b = await open_postgres_store(url), await open_postgres_store(url)
+        try:
+            keys = [f"k{n}" for n in range(20)]
+            first, second = await asyncio.gather(a.claim_notices("t1", keys), b.claim_notices("t1", keys))
+            assert sorted(first + second) == sorted(keys) and not set(first) & set(second)
+            assert sorted(await a.claim_notices("t1", keys)) == sorted(first), "a claim holds for its instance"
+            monkeypatch.setattr(pg_store, "NOTICE_CLAIM_SECONDS", 0.0)  # as if `a` had stopped long ago
+            await asyncio.sleep(0.01)
+            assert sorted(await b.claim_notices("t1", keys)) == sorted(keys)
+        finally:
+            await a.close()
+            await b.close()
