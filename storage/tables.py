@@ -20,7 +20,7 @@ is the group-commit writer's job (`group_commit.py`).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -254,27 +254,12 @@ class TenantTables:
         `owned`: then the caller hands over fresh docs (lists, not tuples) that nobody
         will touch again, and the copy (most of a bulk commit's cost) is skipped.
         """
-        seen: set[tuple[str, Key]] = set()
         out: list[Prepared] = []
         docs: list[Doc] = []
-        for name, key, doc in changes:
-            table = self._tables.get(name)
-            if table is None:
-                raise InvalidCommit(f"There is no table {name!r} in the store.")
-            if (name, key) in seen:
-                raise InvalidCommit(f"{key!r} appears twice in one commit to {name!r}; the change was not made.")
-            seen.add((name, key))
+        for name, key, doc in check_changes({n: t.spec for n, t in self._tables.items()}, changes):
             if doc is not None:
-                if not isinstance(doc, dict):
-                    raise InvalidCommit(f"The document for {key!r} in {name!r} is not a JSON object.")
-                try:
-                    own_key = table.spec.key_of(doc)
-                except (KeyError, TypeError) as exc:
-                    raise InvalidCommit(f"The document for {key!r} in {name!r} has no key ({exc!r}).") from exc
-                if own_key != key:
-                    raise InvalidCommit(f"The document for {key!r} in {name!r} carries the key {own_key!r}.")
                 docs.append(doc)
-            out.append((table, key, doc))
+            out.append((self._tables[name], key, doc))
         copies = iter(_checked(docs) if owned else _private_copies(docs))
         return [(table, key, None if doc is None else next(copies)) for table, key, doc in out]
 
@@ -332,6 +317,30 @@ class TenantTables:
 
     def close(self) -> None:
         self._cache.storage.close()
+
+
+def check_changes(specs: Mapping[str, TableSpec], changes: Sequence[Change]) -> Sequence[Change]:
+    """`changes`, if they can be applied as one unit: known tables, no key twice, docs that
+    are JSON objects carrying their own key; else `InvalidCommit` saying which is not."""
+    seen: set[tuple[str, Key]] = set()
+    for name, key, doc in changes:
+        spec = specs.get(name)
+        if spec is None:
+            raise InvalidCommit(f"There is no table {name!r} in the store.")
+        if (name, key) in seen:
+            raise InvalidCommit(f"{key!r} appears twice in one commit to {name!r}; the change was not made.")
+        seen.add((name, key))
+        if doc is None:
+            continue
+        if not isinstance(doc, dict):
+            raise InvalidCommit(f"The document for {key!r} in {name!r} is not a JSON object.")
+        try:
+            own_key = spec.key_of(doc)
+        except (KeyError, TypeError) as exc:
+            raise InvalidCommit(f"The document for {key!r} in {name!r} has no key ({exc!r}).") from exc
+        if own_key != key:
+            raise InvalidCommit(f"The document for {key!r} in {name!r} carries the key {own_key!r}.")
+    return changes
 
 
 def json_copy(value: Any) -> Any:

@@ -24,7 +24,7 @@ from typing import Final
 import orjson
 
 from storage.errors import InvalidCommit
-from storage.tables import Change, Doc, Key, Listener, TableSpec, json_copy
+from storage.tables import Change, Doc, Key, Listener, TableSpec, check_changes, json_copy
 
 # An expected version meaning "whatever this instance's earlier, still unsettled commit
 # of the same row gives it": known only once that commit is written.
@@ -154,25 +154,10 @@ class TenantReplica:
     def _checked(self, changes: Sequence[Change], owned: bool) -> tuple[list[Change], list[str | None]]:
         """The changes validated (`InvalidCommit` with nothing touched), with private copies
         of their docs unless `owned` (the caller hands fresh docs over), and their JSON."""
-        seen: set[tuple[str, Key]] = set()
         out: list[Change] = []
         texts: list[str | None] = []
-        for name, key, doc in changes:
-            spec = self._specs.get(name)
-            if spec is None:
-                raise InvalidCommit(f"There is no table {name!r} in the store.")
-            if (name, key) in seen:
-                raise InvalidCommit(f"{key!r} appears twice in one commit to {name!r}; the change was not made.")
-            seen.add((name, key))
+        for name, key, doc in check_changes(self._specs, changes):
             if doc is not None:
-                if not isinstance(doc, dict):
-                    raise InvalidCommit(f"The document for {key!r} in {name!r} is not a JSON object.")
-                try:
-                    own_key = spec.key_of(doc)
-                except (KeyError, TypeError) as exc:
-                    raise InvalidCommit(f"The document for {key!r} in {name!r} has no key ({exc!r}).") from exc
-                if own_key != key:
-                    raise InvalidCommit(f"The document for {key!r} in {name!r} carries the key {own_key!r}.")
                 try:
                     text = orjson.dumps(doc).decode()
                 except TypeError as exc:
