@@ -24,10 +24,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from . import devices as lifecycle
-from ._common import audit_event, tenant_name
+from ._common import audit_event, new_grant, tenant_name
 from .attempts import AttemptCounter, MemoryAttemptCounter
 from .audit import Actor
-from .codes import generate_secret, generate_user_code, hash_secret, secret_matches, verification_codes_match
+from .codes import generate_secret, hash_secret, secret_matches, verification_codes_match
 from .devices import Device, DeviceState, SignInGrant
 from .errors import (
     AccessDenied,
@@ -375,15 +375,8 @@ class DeviceService:
                 retry_after=wait,
             )
         actor = _device_actor(device.mac)
-        grant = SignInGrant(
-            device_code=generate_secret(),
-            user_code=generate_user_code(),
-            started_at=now,
-            expires_at=now + self.grant_ttl,
-            interval=self.poll_interval,
-            started_by=actor.id,
-            account=last.account if last is not None else None,  # what the admin meant to sign in
-        )
+        account = last.account if last is not None else None  # what the admin meant to sign in
+        grant = new_grant(now, self.grant_ttl, self.poll_interval, actor.id, account)
         started = lifecycle.start_sign_in(device, grant, now, actor.name)
         event = audit_event(
             now, device.tenant_id, actor, "device.sign_in_requested", device.mac,

@@ -16,10 +16,10 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from . import devices as lifecycle
-from ._common import TENANT_NAME_RECORD, audit_event, tenant_name
+from ._common import TENANT_NAME_RECORD, audit_event, new_grant, tenant_name
 from .audit import Actor
-from .codes import generate_secret, generate_user_code, generate_verification_code
-from .devices import Device, DeviceState, SignInGrant, VerificationCode, parse_account
+from .codes import generate_secret, generate_verification_code
+from .devices import Device, DeviceState, VerificationCode, parse_account
 from .errors import (
     DeviceNotFound,
     DeviceStateChanged,
@@ -287,15 +287,7 @@ class ProvisioningService:
         upn = parse_account(account) if account is not None and account.strip() else None
         now = self._clock.now()
         repo = self._tenant(tenant_id)
-        grant = SignInGrant(
-            device_code=generate_secret(),
-            user_code=generate_user_code(),
-            started_at=now,
-            expires_at=now + self.grant_ttl,
-            interval=self.poll_interval,
-            started_by=actor.id,
-            account=upn,
-        )
+        grant = new_grant(now, self.grant_ttl, self.poll_interval, actor.id, upn)
         device = lifecycle.start_sign_in(self._existing(repo, mac), grant, now, actor.name)
         event = audit_event(
             now, tenant_id, actor, "device.sign_in_started", mac,
@@ -368,15 +360,7 @@ class ProvisioningService:
         before = self._existing(repo, mac)
         if session is not None:
             _check_session(before, session)
-        grant = SignInGrant(
-            device_code=generate_secret(),
-            user_code=generate_user_code(),
-            started_at=now,
-            expires_at=now + self.grant_ttl,
-            interval=self.poll_interval,
-            started_by=actor.id,
-            account=upn,
-        )
+        grant = new_grant(now, self.grant_ttl, self.poll_interval, actor.id, upn)
         after = lifecycle.switch_account(before, grant, now, actor.name)
         event = audit_event(
             now, tenant_id, actor, "device.account_changed", mac,
