@@ -128,6 +128,7 @@ def _assemble(settings: Settings, clock: Clock, catalog: Catalog, store: TenantS
         try:
             await notices.drain(NOTICE_DRAIN_SECONDS)
         finally:
+            await limiter.close()
             await channel.close()
             await store.close()
 

@@ -17,6 +17,10 @@ class AttemptLimit(Protocol):
         """Count one attempt for `key`; 0 if allowed, else seconds until one is."""
         ...
 
+    async def close(self) -> None:
+        """Stop any background work (the app is stopping)."""
+        ...
+
 
 MAX_TRACKED_KEYS = 100_000  # bounds memory if many addresses knock once each
 
@@ -42,6 +46,9 @@ class RateLimiter:
             return max(1, math.ceil(hits[0] + self._window - now))
         hits.append(now)
         return 0
+
+    async def close(self) -> None:
+        """Nothing runs in the background here."""
 
     def _forget_idle(self, now: float) -> None:
         for key in [k for k, h in self._hits.items() if not h or h[-1] <= now - self._window]:

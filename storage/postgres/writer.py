@@ -3,8 +3,9 @@
 One writer task per tenant takes every commit staged meanwhile and writes them in one
 transaction (group commit), in staging order, under the tenant's advisory lock (so the
 versions it takes rise in commit order within the tenant, which the change feed relies
-on). Each commit is one statement with one version number, and every row it changes is
-written only if the row still has the version the local copy read:
+on). Each commit has its own version number, and every row it changes is written only if
+the row still has the version the local copy read (commits of distinct rows are written
+in one statement for the whole batch):
 
 - a new row: `INSERT ... ON CONFLICT DO NOTHING` (someone else added it: refused);
 - a changed row: `UPDATE ... WHERE version = <read version>`;
@@ -109,23 +110,46 @@ class TenantWriter:
                 "Another instance changed this meanwhile; nothing of this change was kept."))
 
     async def _transaction(self, batch: list[Pending]) -> tuple[list[tuple[Pending, int]], int | None]:
-        """Write `batch` in one transaction, one statement per commit: (what was written, the
-        index of the first refused commit or None). A refusal rolls the whole transaction back
-        (then nothing was written)."""
+        """Write `batch` in one transaction: (what was written, the index of the first refused
+        commit or None). A refusal rolls the whole transaction back (nothing was written).
+
+        Commits that touch distinct rows go in one statement for the whole batch; if a row
+        there doesn't match, or a row is changed by two commits of the batch, they go one
+        statement per commit, which also finds the one refused."""
         if not batch:
             return [], None
+        keys = [(table, key) for pending in batch for table, key, _ in pending.changes]
+        if len(set(keys)) == len(keys):
+            try:
+                return await self._in_one_statement(batch), None
+            except _Refused:
+                pass  # find out which commit it was, one by one
+        return await self._one_by_one(batch)
+
+    async def _in_one_statement(self, batch: list[Pending]) -> list[tuple[Pending, int]]:
+        async with self._pool.acquire() as connection, connection.transaction():
+            versions = await self._begin(connection, len(batch))
+            rows = _Rows()
+            for pending, version in zip(batch, versions, strict=True):
+                rows.add(pending, version, self._expected(pending, {}))
+            if not await rows.write(connection, self._tenant_id, self._instance):
+                raise _Refused(0)
+            await connection.execute("SELECT pg_notify($1, $2)", self._channel, self._tenant_id)
+        self.transactions += 1
+        return list(zip(batch, versions, strict=True))
+
+    async def _one_by_one(self, batch: list[Pending]) -> tuple[list[tuple[Pending, int]], int | None]:
         written: list[tuple[Pending, int]] = []
         # Versions this transaction gave rows so far: a later commit of the batch rests on them.
         written_versions: dict[tuple[str, Any], int | None] = {}
         async with self._pool.acquire() as connection:
             try:
                 async with connection.transaction():
-                    # Versions are taken under the tenant's lock: within a tenant they rise in commit order.
-                    await connection.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", self._tenant_id)
-                    versions: list[int] = [row[0] for row in await connection.fetch(
-                        "SELECT nextval('change_versions') FROM generate_series(1, $1)", len(batch))]
+                    versions = await self._begin(connection, len(batch))
                     for index, (pending, version) in enumerate(zip(batch, versions, strict=True)):
-                        if not await self._write_one(connection, pending, version, written_versions):
+                        rows = _Rows()
+                        rows.add(pending, version, self._expected(pending, written_versions))
+                        if not await rows.write(connection, self._tenant_id, self._instance):
                             raise _Refused(index)
                         written.append((pending, version))
                         for table, key, doc in pending.changes:
@@ -136,33 +160,21 @@ class TenantWriter:
         self.transactions += 1
         return written, None
 
-    async def _write_one(self, connection: asyncpg.Connection, pending: Pending, version: int,
-                         written_versions: dict[tuple[str, Any], int | None]) -> bool:
-        """Write one commit in one statement; False (nothing kept, once the transaction is
-        rolled back) if a row it rests on changed since it was read."""
-        inserts: list[tuple[str, str, str]] = []
-        updates: list[tuple[str, str, str, int]] = []
-        deletes: list[tuple[str, str, int]] = []
-        for (table, key, _doc), text, read in zip(pending.changes, pending.texts, pending.expected, strict=True):
-            expected = read
+    async def _begin(self, connection: asyncpg.Connection, count: int) -> list[int]:
+        """Take the tenant's lock and `count` versions: within a tenant they rise in commit order."""
+        await connection.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", self._tenant_id)
+        return [row[0] for row in await connection.fetch(
+            "SELECT nextval('change_versions') FROM generate_series(1, $1)", count)]
+
+    def _expected(self, pending: Pending, written_versions: dict[tuple[str, Any], int | None]) -> list[int | None]:
+        """The version each row of `pending` rests on (a CHAINED one resolved)."""
+        out: list[int | None] = []
+        for (table, key, _), read in zip(pending.changes, pending.expected, strict=True):
             if read == CHAINED:
-                expected = (written_versions[(table, key)] if (table, key) in written_versions
-                            else self._last_written.get((table, key)))
-            if text is not None and expected is None:
-                inserts.append((table, encode_key(key), text))
-            elif text is not None and expected is not None:
-                updates.append((table, encode_key(key), text, expected))
-            elif expected is not None:
-                deletes.append((table, encode_key(key), expected))
-            # Removing a row this copy never had: nothing to check or write.
-        changed = [(t, encode_key(k), text) for (t, k, _), text in zip(pending.changes, pending.texts, strict=True)]
-        row = await connection.fetchrow(
-            _WRITE, self._tenant_id, version,
-            *_columns(inserts, 3), *_columns(updates, 4), *_columns(deletes, 3),
-            self._instance, *_columns(changed, 3),
-            [a.get("mac") for a in pending.audit], [orjson.dumps(a).decode() for a in pending.audit])
-        assert row is not None
-        return (row[0], row[1], row[2]) == (len(inserts), len(updates), len(deletes))
+                read = (written_versions[(table, key)] if (table, key) in written_versions
+                        else self._last_written.get((table, key)))
+            out.append(read)
+        return out
 
     def _undo(self, pendings: Sequence[Pending]) -> None:
         for pending in reversed(pendings):
@@ -209,30 +221,64 @@ class TenantWriter:
             await asyncio.shield(self._task)
 
 
-# One commit, one statement: every row it adds, changes or removes (each only if it still
-# has the version the commit read), its changes for the feed and its audit events. The
-# counts tell whether every row matched; if not, the transaction is rolled back.
+class _Rows:
+    """The rows one statement writes for one or more commits, each with its own version."""
+
+    def __init__(self) -> None:
+        self.inserts: list[tuple[str, str, str, int]] = []
+        self.updates: list[tuple[str, str, str, int, int]] = []
+        self.deletes: list[tuple[str, str, int]] = []
+        self.feed: list[tuple[int, str, str, str | None]] = []
+        self.audit: list[tuple[str | None, str]] = []
+
+    def add(self, pending: Pending, version: int, expected: Sequence[int | None]) -> None:
+        for (table, key, _doc), text, read in zip(pending.changes, pending.texts, expected, strict=True):
+            encoded = encode_key(key)
+            if text is not None and read is None:
+                self.inserts.append((table, encoded, text, version))
+            elif text is not None and read is not None:
+                self.updates.append((table, encoded, text, read, version))
+            elif read is not None:
+                self.deletes.append((table, encoded, read))
+            # Removing a row this copy never had: nothing to check or write.
+            self.feed.append((version, table, encoded, text))
+        self.audit += [(a.get("mac"), orjson.dumps(a).decode()) for a in pending.audit]
+
+    async def write(self, connection: asyncpg.Connection, tenant_id: str, instance: str) -> bool:
+        """Write them; False (nothing kept, once the transaction is rolled back) if a row
+        one rests on changed since it was read."""
+        row = await connection.fetchrow(
+            _WRITE, tenant_id, *_columns(self.inserts, 4), *_columns(self.updates, 5), *_columns(self.deletes, 3),
+            instance, *_columns(self.feed, 4), *_columns(self.audit, 2))
+        assert row is not None
+        return (row[0], row[1], row[2]) == (len(self.inserts), len(self.updates), len(self.deletes))
+
+
+# One statement: every row added, changed or removed (each only if it still has the
+# version its commit read), the changes for the feed and the audit events. The counts
+# tell whether every row matched; if not, the transaction is rolled back.
+
 _WRITE: Final = """
 WITH ins AS (
     INSERT INTO documents (tenant_id, tbl, key, doc, version)
-    SELECT $1, t, k, d::jsonb, $2 FROM unnest($3::text[], $4::text[], $5::text[]) AS u(t, k, d)
+    SELECT $1, t, k, d::jsonb, v FROM unnest($2::text[], $3::text[], $4::text[], $5::int8[]) AS u(t, k, d, v)
     ON CONFLICT DO NOTHING RETURNING 1
 ), upd AS (
-    UPDATE documents SET doc = u.d::jsonb, version = $2
-    FROM unnest($6::text[], $7::text[], $8::text[], $9::int8[]) AS u(t, k, d, e)
+    UPDATE documents SET doc = u.d::jsonb, version = u.v
+    FROM unnest($6::text[], $7::text[], $8::text[], $9::int8[], $10::int8[]) AS u(t, k, d, e, v)
     WHERE documents.tenant_id = $1 AND documents.tbl = u.t AND documents.key = u.k AND documents.version = u.e
     RETURNING 1
 ), del AS (
-    DELETE FROM documents USING unnest($10::text[], $11::text[], $12::int8[]) AS u(t, k, e)
+    DELETE FROM documents USING unnest($11::text[], $12::text[], $13::int8[]) AS u(t, k, e)
     WHERE documents.tenant_id = $1 AND documents.tbl = u.t AND documents.key = u.k AND documents.version = u.e
     RETURNING 1
 ), feed AS (
     INSERT INTO changes (version, tenant_id, tbl, key, doc, instance)
-    SELECT $2, $1, t, k, d::jsonb, $13 FROM unnest($14::text[], $15::text[], $16::text[]) AS u(t, k, d)
+    SELECT v, $1, t, k, d::jsonb, $14 FROM unnest($15::int8[], $16::text[], $17::text[], $18::text[]) AS u(v, t, k, d)
     RETURNING 1
 ), logged AS (
     INSERT INTO audit (tenant_id, mac, doc)
-    SELECT $1, m, d::jsonb FROM unnest($17::text[], $18::text[]) AS u(m, d)
+    SELECT $1, m, d::jsonb FROM unnest($19::text[], $20::text[]) AS u(m, d)
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd), (SELECT count(*) FROM del),
