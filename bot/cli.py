@@ -24,6 +24,7 @@ from bot.teams_app import package
 from provisioning.errors import CatalogError
 from storage import StoreError
 from storage.migrate import migrate_store, tenant_label
+from storage.postgres.dsn import BadDsn, database_url
 
 log = logging.getLogger("bot")
 
@@ -103,8 +104,11 @@ def _option(given: str | None, flag: str, env: Mapping[str, str], variable: str)
 
 def migrate(source: Path, target: str) -> int:
     """`migrate-store`: copy, then print per tenant what was copied and whether it checks out."""
-    if not target.startswith(("postgresql://", "postgres://")):
-        print("provisioning-bot: give the database as --to postgresql://... (or set DATABASE_URL)", file=sys.stderr)
+    try:
+        target = database_url(target)
+    except BadDsn:
+        print("provisioning-bot: give the database as --to postgresql://... or libpq key=value pairs "
+              "(or set DATABASE_URL)", file=sys.stderr)
         return 2
     if not (source / ".lock").exists() and not any(source.glob("tenant-*.json")):
         print(f"provisioning-bot: {source} holds no provisioning-bot data (no tenant files)", file=sys.stderr)

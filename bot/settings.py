@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from storage.postgres.dsn import BadDsn, database_url
+
 APP_TYPES = ("MultiTenant", "SingleTenant", "UserAssignedMSI")
 DEFAULT_DOWNLOAD_HOSTS = (
     "*.sharepoint.com",
@@ -154,10 +156,14 @@ def _number(env: Mapping[str, str], name: str, default: float, *, low: float, hi
 
 def _database_url(env: Mapping[str, str]) -> str:
     raw = _text(env, "DATABASE_URL", "")
-    if raw and urlsplit(raw).scheme not in ("postgresql", "postgres"):
-        raise SettingsError("DATABASE_URL", "must be a postgresql:// URL, e.g. postgresql://user:pass@host:5432/db "
-                            "(or unset for the embedded store in PROVISIONING_DATA)")
-    return raw
+    if not raw:
+        return ""
+    try:
+        return database_url(raw)
+    except BadDsn as bad:
+        raise SettingsError("DATABASE_URL", f"{bad}, e.g. postgresql://user:pass@host:5432/db or "
+                            "host=db dbname=bot user=bot (or unset for the embedded store in PROVISIONING_DATA)"
+                            ) from None
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
