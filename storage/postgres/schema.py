@@ -22,6 +22,8 @@ The tables:
 - `notice_claims`: which instance sends which undelivered notice, until it is settled or
   the claim lapses (that instance stopped).
 - `code_failures`: wrong verification codes per MAC, counted across instances.
+- `feed_horizon`: the newest version pruned from `changes` (older than `FEED_KEPT`);
+  an instance whose position in a tenant's feed is behind it reloads that tenant.
 """
 from __future__ import annotations
 
@@ -104,6 +106,14 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         failures integer NOT NULL,
         last_at timestamptz NOT NULL
     );
+    """,
+    # 6: how far the change feed was pruned (an instance behind it reloads the tenant).
+    """
+    CREATE TABLE feed_horizon (
+        id integer PRIMARY KEY DEFAULT 1 CHECK (id = 1),
+        version bigint NOT NULL
+    );
+    INSERT INTO feed_horizon (version) VALUES (0);
     """,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -14,10 +14,13 @@ may lag other instances' writes, and writes still go through (each one is checke
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any, Final
 
 import asyncpg
@@ -38,6 +41,8 @@ log = logging.getLogger(__name__)
 
 POOL_SIZE: Final = 10
 CONNECT_TIMEOUT: Final = 10.0
+FEED_KEPT: Final = timedelta(days=1)  # an instance away longer reloads rather than catching up
+PRUNE_SECONDS: Final = 3600.0  # how often an instance prunes the feed
 NOTICE_CLAIM_SECONDS: Final = 600.0  # an instance that stopped mid-send: its notices go to another after this
 COMMAND_TIMEOUT: Final = 30.0  # a statement that takes longer fails (and the change is refused)
 RECONNECT_PAUSES: Final = (0.5, 1.0, 2.0, 5.0, 10.0)
@@ -161,9 +166,16 @@ class PostgresStore(TenantStore):
         self._wake.set()
 
     async def _follow(self) -> None:
+        pruned_at = time.monotonic()
         while not self._closed:
-            await self._wake.wait()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(PRUNE_SECONDS):
+                    await self._wake.wait()
             self._wake.clear()
+            if time.monotonic() - pruned_at >= PRUNE_SECONDS:
+                pruned_at = time.monotonic()
+                with contextlib.suppress(StoreError):  # tried again in an hour
+                    await self.prune_feed()
             tenants, self._dirty = self._dirty, set()
             try:
                 await self._catch_up(tenants)
@@ -179,8 +191,12 @@ class PostgresStore(TenantStore):
         if not tenants:
             return
         async with self._pool.acquire() as connection:
+            horizon: int = await connection.fetchval("SELECT version FROM feed_horizon")
             for tenant_id in tenants:
                 replica = self.replica(tenant_id)
+                if replica.feed_position < horizon:
+                    await self._reload(connection, replica)
+                    continue
                 # This instance's own changes are in its copy already: only their versions are read.
                 rows = await connection.fetch(
                     "SELECT version, tbl, key, CASE WHEN instance = $3 THEN NULL ELSE doc::text END AS doc, "
@@ -191,6 +207,36 @@ class PostgresStore(TenantStore):
                         doc = None if row["doc"] is None else orjson.loads(row["doc"])
                         replica.apply_remote(row["version"], row["tbl"], decode_key(row["key"]), doc)
                     replica.feed_position = row["version"]
+
+    async def _reload(self, connection: asyncpg.Connection, replica: TenantReplica) -> None:
+        """The tenant as the database holds it now: for a copy behind the pruned feed."""
+        assert replica.tenant_id is not None
+        log.warning("tenant %s fell behind the change feed; reloading it", replica.tenant_id)
+        async with connection.transaction(isolation="repeatable_read", readonly=True):
+            rows = await connection.fetch(
+                "SELECT tbl, key, doc::text AS doc, version FROM documents WHERE tenant_id = $1", replica.tenant_id)
+            position = await connection.fetchval(
+                "SELECT coalesce(max(version), 0) FROM changes WHERE tenant_id = $1", replica.tenant_id)
+        found = {(row["tbl"], decode_key(row["key"])): row for row in rows}
+        for table in (spec.name for spec in TABLES):
+            for key in replica.keys(table):
+                if (table, key) not in found and (table, key) not in replica.unsettled:
+                    replica.load(table, key, None, None)
+        for (table, key), row in found.items():
+            if (table, key) not in replica.unsettled:
+                replica.load(table, key, orjson.loads(row["doc"]), row["version"])
+        replica.feed_position = position
+
+    async def prune_feed(self) -> None:
+        """Drop feed entries older than `FEED_KEPT` (any instance may; they are not the data)."""
+        with database_errors():
+            async with self._pool.acquire() as connection, connection.transaction():
+                pruned = await connection.fetchval(
+                    "WITH gone AS (DELETE FROM changes WHERE at < now() - $1::interval RETURNING version) "
+                    "SELECT max(version) FROM gone", FEED_KEPT)
+                if pruned is not None:
+                    await connection.execute(
+                        "UPDATE feed_horizon SET version = greatest(version, $1)", pruned)
 
     async def _reconnect(self) -> None:
         for pause in (*RECONNECT_PAUSES, *([RECONNECT_PAUSES[-1]] * 1_000_000)):
@@ -213,7 +259,7 @@ class PostgresStore(TenantStore):
         """Apply every change committed so far by any instance (tests and maintenance)."""
         async with self._pool.acquire() as connection:
             tenants = {row["tenant_id"] for row in await connection.fetch("SELECT DISTINCT tenant_id FROM changes")}
-        await self._catch_up(tenants)
+        await self._catch_up(tenants | set(self._documents))
 
     async def close(self) -> None:
         """Finish every pending write, stop following, close the connections. Idempotent."""

@@ -8,6 +8,7 @@ import asyncio
 import asyncpg
 import pytest
 
+from provisioning.documents import device_to_doc
 from storage.errors import StoreError, StoreSchemaUnsupported
 from storage.postgres import open_postgres_store
 from storage.postgres.schema import SCHEMA_VERSION
@@ -95,6 +96,31 @@ async def test_each_notice_is_claimed_by_one_instance_until_its_claim_lapses(mon
             monkeypatch.setattr(pg_store, "NOTICE_CLAIM_SECONDS", 0.0)  # as if `a` had stopped long ago
             await asyncio.sleep(0.01)
             assert sorted(await b.claim_notices("t1", keys)) == sorted(keys)
+        finally:
+            await a.close()
+            await b.close()
+
+
+async def test_an_instance_behind_the_pruned_feed_reloads_the_tenant() -> None:
+    async with fresh_schema() as url:
+        a, b = await open_postgres_store(url), await open_postgres_store(url)
+        try:
+            await a.tenant("t1").commit(save=[device("t1", 1), device("t1", 2)])
+            await b.sync()
+            stale = b.replica("t1")
+            old = stale.get("devices", mac(1)), stale.versions[("devices", mac(1))]
+            await a.tenant("t1").commit(save=[moved(device("t1", 1), "Hall")], remove=[mac(2)])
+            await b.sync()
+            # As if b had been away while that commit came and the feed was pruned past it:
+            stale.load("devices", mac(1), old[0], old[1])
+            stale.load("devices", mac(2), device_to_doc(device("t1", 2)), old[1])
+            stale.feed_position = 0
+            connection = await asyncpg.connect(url)
+            await connection.execute("UPDATE changes SET at = now() - interval '2 days'")
+            await connection.close()
+            await a.prune_feed()
+            await b.sync()
+            assert b.tenant("t1").get(mac(1)).location == "Hall" and b.tenant("t1").get(mac(2)) is None
         finally:
             await a.close()
             await b.close()
