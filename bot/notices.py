@@ -370,6 +370,6 @@ def _single_text(event: DeviceEvent) -> str:
                 "sign-in card.")
     if event.kind is EventKind.SIGNED_IN:
         return (f"**{mac}** ({where}) is signed in as {event.account}. "
-                "Remote provisioning is now off for it until it is factory reset.")
+                f"To change or remove its account, type `signout {mac}` (no factory reset needed).")
     return (f"**{mac}** ({where}) was factory reset and is back in *Waiting on activation*. "
             f"Issue a new code with `code {mac}` to provision it again.")
