@@ -18,6 +18,7 @@ from bot.chat.interactions import CardAction, Command, Declaration, Refused, Usa
 from bot.chat.markdown import code, literal
 from bot.chat.turn import ChatTurn
 from provisioning.errors import ProvisioningError
+from provisioning.repository import ConcurrentChange
 from storage import StoreClosed, StoreError, StoreWriteFailed
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,11 @@ class Gate:
             await turn.say(refused.message)
         except ProvisioningError as refusal:  # plain text from the rules, often quoting what was typed
             await turn.say(literal(refusal.message))
+        except ConcurrentChange:  # other instances kept winning the same race: nothing was kept
+            log.warning("%s by %s in tenant %s: gave up after repeated concurrent changes",
+                        describe(declared), speaker.user_id, speaker.tenant_id)
+            await turn.say("Nothing was changed: the same devices were being changed elsewhere at the same "
+                           "moment, again and again. Try again in a moment.")
         except StoreError as failure:  # the store rolled the change back: say so, and why
             log.error("%s by %s in tenant %s: nothing saved: %s",
                       describe(declared), speaker.user_id, speaker.tenant_id, failure.message)

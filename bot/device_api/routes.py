@@ -22,6 +22,7 @@ from provisioning.codes import format_user_code
 from provisioning.device_service import DeviceService
 from provisioning.devices import Device
 from provisioning.errors import InvalidCode, InvalidRequest, ProvisioningError
+from provisioning.repository import ConcurrentChange
 from storage import StoreError
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ def answer_failures(handler: Handler) -> Handler:
             return await handler(request)
         except ProvisioningError as refusal:
             return refusal_response(refusal)
-        except StoreError as failure:
+        except (StoreError, ConcurrentChange) as failure:  # nothing was kept: the device asks again
             log.error("device API: %s failed: %s", request.path, type(failure).__name__)
             return error(503, "temporarily_unavailable", "The service can't save right now. Try again in a minute.",
                          headers={"Retry-After": "60"})

@@ -185,3 +185,18 @@ def test_the_teams_command_menu_takes_the_first_twelve_by_rank() -> None:
 def test_usage_error_names_the_command() -> None:
     declared = Command("x", "s", "x <y>", Lights.declarations()[0].rules, 1, "blink")
     assert UsageError("bad", declared).command is declared
+
+
+async def test_a_race_lost_again_and_again_is_answered_plainly() -> None:
+    from provisioning.repository import ConcurrentChange
+
+    class Racing(Feature):
+        title = "Racing"
+
+        @command("race", summary="Lose every race.", usage="race", menu_rank=30)
+        async def race(self, turn: ChatTurn, call: CommandCall) -> None:
+            raise ConcurrentChange("lost")
+
+    turn = RecordingTurn()
+    await dispatcher(Racing(), Everything()).typed(turn, "race")
+    assert "Nothing was changed" in turn.said[0] and "Try again" in turn.said[0]
