@@ -19,6 +19,7 @@ from .audit import AuditEvent
 from .devices import Device
 from .documents import device_from_doc, device_to_doc
 from .outbox import OUTBOX_RECORD, OutboxEntry, sorted_entries
+from .repository import PreparedSave
 
 
 class MemoryTenantRepository:
@@ -48,6 +49,10 @@ class MemoryTenantRepository:
     def pending_notices(self, limit: int) -> list[OutboxEntry]:
         docs = ((key, value) for (kind, key), value in self._records.items() if kind == OUTBOX_RECORD)
         return list(sorted_entries(docs, limit))
+
+    async def prepare_save(self, devices: Sequence[Device]) -> PreparedSave:
+        """Nothing to prepare: a commit here converts each device as it goes."""
+        return PreparedSave(devices)
 
     async def commit(
         self,

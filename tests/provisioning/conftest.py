@@ -22,7 +22,7 @@ from provisioning.devices import Device
 from provisioning.firmware import Catalog
 from provisioning.memory import MemoryRepository
 from provisioning.outbox import OutboxEntry
-from provisioning.repository import Repository, TenantRepository
+from provisioning.repository import PreparedSave, Repository, TenantRepository
 from provisioning.service import ProvisioningService
 
 
@@ -130,6 +130,9 @@ class _RecordingTenant:
 
     def pending_notices(self, limit: int) -> list[OutboxEntry]:
         return self._inner.pending_notices(limit)
+
+    async def prepare_save(self, devices: Sequence[Device]) -> PreparedSave:
+        return await self._inner.prepare_save(devices)
 
     async def commit(
         self,
