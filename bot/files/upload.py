@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Final
 
 import cards
+from bot.chat.progress import ProgressMessage, counted
 from bot.chat.turn import ChatTurn, IncomingFile, new_card_id
 from bot.files.csvfile import RejectedLine, rejected_csv
 from bot.files.delivery import FileDesk
@@ -62,17 +63,21 @@ class Importer:
             return
         rows = table.rows
         await turn.say(f"Importing {len(rows):,} rows from **{name}**\u2026")
-        result = await self._service.add_devices(turn.tenant_id, turn.actor, [(r.mac_text, r.location) for r in rows])
+        # A large file takes seconds: a progress card after ~2 s, updated in place, replaced
+        # by the report (the service reads the rows in a worker thread, counting them).
+        progress = ProgressMessage(turn, f"Importing {name}", counted("rows", "checked"))
+        result = await progress.run(self._service.add_devices(
+            turn.tenant_id, turn.actor, [(r.mac_text, r.location) for r in rows], progress.progress))
         log.info("upload %r for tenant %s: %d added, %d rejected", name, turn.tenant_id, len(result.added),
                  len(result.rejected))
-        rejected = rejected_lines(rows, result)
+        rejected = await asyncio.to_thread(rejected_lines, rows, result) if result.rejected else []
         rejected_url = None
         if len(rejected) > cards.IMPORT_ROWS_SHOWN:
-            rejected_url = await self._desk.link(turn.tenant_id, f"{file_stem(incoming.name)}_rejected.csv",
-                                           rejected_csv(rejected))
+            content = await asyncio.to_thread(rejected_csv, rejected)  # up to 50,000 rows: off the loop
+            rejected_url = await self._desk.link(turn.tenant_id, f"{file_stem(incoming.name)}_rejected.csv", content)
         shown = [cards.RejectedRow(r.line, r.mac_text, r.reason) for r in rejected[:cards.IMPORT_ROWS_SHOWN]]
-        await turn.show(cards.import_summary_card(len(result.added), len(result.already_present),
-                                                  len(result.invalid), shown, rejected_url, new_card_id()))
+        await progress.finish(cards.import_summary_card(len(result.added), len(result.already_present),
+                                                        len(result.invalid), shown, rejected_url, new_card_id()))
 
 
 def rejected_lines(rows: Sequence[UploadRow], result: BulkAddResult) -> list[RejectedLine]:
