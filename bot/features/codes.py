@@ -12,6 +12,7 @@ from bot.chat.progress import ProgressMessage, counted
 from bot.chat.submission import Submission
 from bot.chat.turn import ChatTurn, new_card_id
 from bot.notices import Notifier
+from bot.process import collector_paused
 from cards import actions as a
 from provisioning.clock import Clock
 from provisioning.devices import DeviceState
@@ -61,7 +62,9 @@ class Codes(Feature):
         # Thousands of codes take seconds: a progress card after ~2 s, updated in place,
         # replaced by the answer (the service counts the devices coded in its worker thread).
         progress = ProgressMessage(turn, "Issuing verification codes", counted("devices", "coded"))
-        devices = await progress.run(self._service.issue_codes_for_all(turn.tenant_id, turn.actor, progress.progress))
+        with collector_paused():  # a million new long-lived objects: see bot/process.py
+            devices = await progress.run(self._service.issue_codes_for_all(turn.tenant_id, turn.actor,
+                                                                           progress.progress))
         await self._notices.follow(turn, [])
         if not devices:
             if progress.activity_id is not None:

@@ -20,6 +20,7 @@ from bot.files.delivery import FileDesk
 from bot.files.errors import FileRefused
 from bot.files.fetch import HostPolicy, fetch_file
 from bot.files.parse import UploadRow, file_stem, parse_upload, refuse_by_name, shown_name
+from bot.process import collector_paused
 from provisioning.errors import InvalidMac
 from provisioning.mac import parse_mac
 from provisioning.service import BulkAddResult, ProvisioningService, RejectionKind
@@ -66,8 +67,9 @@ class Importer:
         # A large file takes seconds: a progress card after ~2 s, updated in place, replaced
         # by the report (the service reads the rows in a worker thread, counting them).
         progress = ProgressMessage(turn, f"Importing {name}", counted("rows", "checked"))
-        result = await progress.run(self._service.add_devices(
-            turn.tenant_id, turn.actor, [(r.mac_text, r.location) for r in rows], progress.progress))
+        with collector_paused():  # a million new long-lived objects: see bot/process.py
+            result = await progress.run(self._service.add_devices(
+                turn.tenant_id, turn.actor, [(r.mac_text, r.location) for r in rows], progress.progress))
         log.info("upload %r for tenant %s: %d added, %d rejected", name, turn.tenant_id, len(result.added),
                  len(result.rejected))
         rejected = await asyncio.to_thread(rejected_lines, rows, result) if result.rejected else []
