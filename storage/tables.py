@@ -307,6 +307,8 @@ class TenantTables:
             if None in docs:  # deletions among them: one at a time
                 for key, doc in zip(keys, docs, strict=True):
                     self._put(table, key, None, doc)
+            elif None not in old_ids:  # every key replaced (a bulk code issue): same doc ids
+                rows.update(zip(old_ids, docs, strict=True))  # type: ignore[arg-type]  # no None: checked above
             else:
                 new_ids: list[str] = []
                 next_id = table.next_id
