@@ -65,6 +65,8 @@ class DeviceRepository:
         # Any change (a save, a remove, a rollback) invalidates the decoded object; a save
         # puts the saved Device back right after staging.
         if table == DEVICES:
+            if old.count(None) == len(old):
+                return  # only new MACs (a bulk add): nothing of them was decoded
             pop = self._decoded.pop
             for key in keys:
                 pop(key, None)
