@@ -18,7 +18,7 @@ import pytest
 
 from bot.chat import progress
 from provisioning.audit import Actor
-from provisioning.devices import DeviceState
+from provisioning.devices import Device, DeviceState
 from provisioning.progress import Progress
 from tests.bot.chat import ChatDriver, cards_in, texts_in
 
@@ -140,7 +140,7 @@ async def test_code_all_issues_nothing_for_a_device_removed_or_coded_meanwhile(c
     service = chat.services.service
     await service.add_devices("local", ADMIN, [(mac(i), "") for i in range(ROWS)])
     counter = Progress()
-    issuing = asyncio.create_task(service.issue_codes_for_all("local", ADMIN, counter))
+    issuing: asyncio.Future[list[Device]] = asyncio.ensure_future(service.issue_codes_for_all("local", ADMIN, counter))
     while not counter.total:  # the worker thread has read the inventory and is making codes
         await asyncio.sleep(0.001)
     removed = await service.remove_device("local", ADMIN, mac(7))
