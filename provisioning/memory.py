@@ -39,6 +39,9 @@ class MemoryTenantRepository:
     def devices(self) -> list[Device]:
         return list(self._devices.values())
 
+    def held(self, macs: Sequence[str]) -> list[str]:
+        return [mac for mac in macs if mac in self._devices]
+
     def get_record(self, kind: str, key: str) -> dict[str, Any] | None:
         record = self._records.get((kind, key))
         return copy.deepcopy(record) if record is not None else None

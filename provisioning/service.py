@@ -199,10 +199,10 @@ class ProvisioningService:
         # -- from here to the commit, no await: checked against the state committed to --
         rejected = plan.rejected
         present: dict[str, Device] = {}
-        for device in prepared:
-            existing = repo.get(device.mac)
+        for mac in repo.held([mac for _, mac in plan.indexes]):
+            existing = repo.get(mac)
             if existing is not None:
-                present[device.mac] = existing
+                present[mac] = existing
         for index, mac in plan.indexes:
             existing = present.get(mac)
             if existing is not None:

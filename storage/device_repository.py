@@ -106,6 +106,9 @@ class DeviceRepository:
                     self._decoded[mac] = device_from_doc(doc)
         return list(self._decoded.values())
 
+    def held(self, macs: Sequence[str]) -> list[str]:
+        return self._file.held(DEVICES, macs)
+
     def get_record(self, kind: str, key: str) -> dict[str, Any] | None:
         doc = self._file.get(RECORDS, (kind, key))
         # A private copy: stored documents are shared with the writer and never edited.

@@ -250,6 +250,10 @@ class TenantTables:
     def count(self, table: str) -> int:
         return len(self._tables[table].ids)
 
+    def held(self, table: str, keys: Sequence[Any]) -> list[Any]:
+        ids = self._tables[table].ids
+        return [key for key in keys if key in ids]
+
     def document_count(self) -> int:
         """Documents in all tables together."""
         return sum(len(t.ids) for t in self._tables.values())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from storage.group_commit import JOURNAL_MIN_BYTES, GroupCommitWriter
 from storage.tables import Change, Doc, Key, Listener, Run, TableSpec, TenantTables, check_off_loop
@@ -70,6 +70,9 @@ class TenantFile:
 
     def count(self, table: str) -> int:
         return self.tables.count(table)
+
+    def held(self, table: str, keys: Sequence[Any]) -> list[Any]:
+        return self.tables.held(table, keys)
 
     @property
     def audit_size(self) -> int:

@@ -32,6 +32,9 @@ class TenantDocuments(Protocol):
 
     def count(self, table: str) -> int: ...
 
+    def held(self, table: str, keys: Sequence[Any]) -> list[Any]:
+        """Those of `keys` the table holds a document for."""
+
     def stage(self, changes: Sequence[Change], audit: Sequence[Doc] = (), owned: bool = False,
               bulk: Run | None = None) -> asyncio.Future[None]: ...
 

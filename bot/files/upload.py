@@ -19,7 +19,7 @@ from bot.files.csvfile import RejectedLine, rejected_csv
 from bot.files.delivery import FileDesk
 from bot.files.errors import FileRefused
 from bot.files.fetch import HostPolicy, fetch_file
-from bot.files.parse import UploadRow, file_stem, parse_upload, refuse_by_name, shown_name
+from bot.files.parse import UploadRow, UploadTable, file_stem, parse_upload, refuse_by_name, shown_name
 from bot.process import collector_paused
 from provisioning.errors import InvalidMac
 from provisioning.mac import parse_mac
@@ -46,13 +46,19 @@ class Importer:
                            "send the others in another message.")
 
     async def import_file(self, turn: ChatTurn, incoming: IncomingFile) -> None:
+        # Reading, checking and adding up to 50,000 rows makes about a million objects: no
+        # full collection meanwhile (see bot/process.py).
+        with collector_paused():
+            await self._import_file(turn, incoming)
+
+    async def _import_file(self, turn: ChatTurn, incoming: IncomingFile) -> None:
         name = shown_name(incoming.name)
         try:
             refuse_by_name(incoming.name)
             policy = HostPolicy.for_activity(turn.place.service_url, self._download_hosts)
             data = await fetch_file(incoming.url, policy, name=name, max_bytes=self.max_upload_bytes)
             # Off the event loop: a large file takes a noticeable moment to decode and split.
-            table = await asyncio.to_thread(parse_upload, data, incoming.name)
+            table, pairs = await asyncio.to_thread(_parsed, data, incoming.name)
         except FileRefused as refused:
             log.info("upload %r refused for tenant %s", name, turn.tenant_id)
             await turn.say(refused.message)
@@ -67,9 +73,7 @@ class Importer:
         # A large file takes seconds: a progress card after ~2 s, updated in place, replaced
         # by the report (the service reads the rows in a worker thread, counting them).
         progress = ProgressMessage(turn, f"Importing {name}", counted("rows", "checked"))
-        with collector_paused():  # a million new long-lived objects: see bot/process.py
-            result = await progress.run(self._service.add_devices(
-                turn.tenant_id, turn.actor, [(r.mac_text, r.location) for r in rows], progress.progress))
+        result = await progress.run(self._service.add_devices(turn.tenant_id, turn.actor, pairs, progress.progress))
         log.info("upload %r for tenant %s: %d added, %d rejected", name, turn.tenant_id, len(result.added),
                  len(result.rejected))
         rejected = await asyncio.to_thread(rejected_lines, rows, result) if result.rejected else []
@@ -80,6 +84,12 @@ class Importer:
         shown = [cards.RejectedRow(r.line, r.mac_text, r.reason) for r in rejected[:cards.IMPORT_ROWS_SHOWN]]
         await progress.finish(cards.import_summary_card(len(result.added), len(result.already_present),
                                                         len(result.invalid), shown, rejected_url, new_card_id()))
+
+
+def _parsed(data: bytes, name: str) -> tuple[UploadTable, list[tuple[str, str]]]:
+    """Worker thread: the file's rows, and each as (MAC text, location) for the service."""
+    table = parse_upload(data, name)
+    return table, [(row.mac_text, row.location) for row in table.rows]
 
 
 def rejected_lines(rows: Sequence[UploadRow], result: BulkAddResult) -> list[RejectedLine]:

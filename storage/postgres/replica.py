@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import orjson
 
@@ -83,6 +83,10 @@ class TenantReplica:
 
     def count(self, table: str) -> int:
         return len(self._rows[table])
+
+    def held(self, table: str, keys: Sequence[Any]) -> list[Any]:
+        rows = self._rows[table]
+        return [key for key in keys if key in rows]
 
     def stage(self, changes: Sequence[Change], audit: Sequence[Doc] = (), owned: bool = False,
               bulk: Run | None = None) -> asyncio.Future[None]:

@@ -122,6 +122,9 @@ class _RecordingTenant:
     def devices(self) -> list[Device]:
         return self._inner.devices()
 
+    def held(self, macs: Sequence[str]) -> list[str]:
+        return self._inner.held(macs)
+
     def get_record(self, kind: str, key: str) -> dict[str, Any] | None:
         return self._inner.get_record(kind, key)
 
