@@ -197,33 +197,18 @@ class ProvisioningService:
         plan = await asyncio.to_thread(_read_rows, tenant_id, actor.name, rows, now, progress)
         prepared = await repo.prepare_save(plan.devices)
         # -- from here to the commit, no await: checked against the state committed to --
-        rejected = plan.rejected
-        present: dict[str, Device] = {}
-        for mac in repo.held([mac for _, mac in plan.indexes]):
-            existing = repo.get(mac)
-            if existing is not None:
-                present[mac] = existing
-        for index, mac in plan.indexes:
-            existing = present.get(mac)
-            if existing is not None:
-                mac_text, location_text = plan.texts[index]
-                rejected.append(RejectedRow(index, mac_text, location_text, RejectionKind.ALREADY_PRESENT,
-                                            _already_there(existing)))
-        for row, mac in plan.bad_locations:
-            existing = repo.get(mac)
-            if existing is not None:
-                row = RejectedRow(row.index, row.mac_text, row.location, RejectionKind.ALREADY_PRESENT,
-                                  _already_there(existing))
-            rejected.append(row)
+        present = {mac: repo.get(mac) for mac in repo.held([mac for _, mac in plan.indexes])}
+        located = {mac: repo.get(mac) for mac in repo.held([mac for _, mac in plan.bad_locations])}
         added = prepared.only(lambda d: d.mac not in present) if present else prepared
-        if present or plan.bad_locations:
-            rejected.sort(key=lambda r: r.index)
         if added:
             event = audit_event(
                 now, tenant_id, actor, "devices.added", None,
                 count=len(added), macs=[d.mac for d in added],
             )
             await repo.commit(save=added, audit=[event])
+        # The report, from the devices as they were at the check (thousands of rows: a thread).
+        rejected = (await asyncio.to_thread(_report, plan, present | located)
+                    if present or plan.rejected or plan.bad_locations else [])
         return BulkAddResult(added=list(added), rejected=rejected)
 
     @retry_on_conflict
@@ -546,6 +531,25 @@ class _RowsRead:
     indexes: list[tuple[int, str]]  # (row index, MAC) of each of `devices`, in order
     rejected: list[RejectedRow]  # invalid MACs and repeats
     bad_locations: list[tuple[RejectedRow, str]]  # rejected for their location, unless the MAC is present
+
+
+def _report(plan: _RowsRead, present: dict[str, Device | None]) -> list[RejectedRow]:
+    """Worker thread: every rejected row in row order, those already present included."""
+    rejected = list(plan.rejected)
+    for index, mac in plan.indexes:
+        existing = present.get(mac)
+        if existing is not None:
+            mac_text, location_text = plan.texts[index]
+            rejected.append(RejectedRow(index, mac_text, location_text, RejectionKind.ALREADY_PRESENT,
+                                        _already_there(existing)))
+    for row, mac in plan.bad_locations:
+        existing = present.get(mac)
+        if existing is not None:
+            row = RejectedRow(row.index, row.mac_text, row.location, RejectionKind.ALREADY_PRESENT,
+                              _already_there(existing))
+        rejected.append(row)
+    rejected.sort(key=lambda r: r.index)
+    return rejected
 
 
 def _read_rows(tenant_id: str, by: str, rows: Sequence[tuple[str, str]], now: datetime,
