@@ -39,6 +39,10 @@ class MemoryTenantRepository:
     def devices(self) -> list[Device]:
         return list(self._devices.values())
 
+    def unchanged(self, devices: Sequence[Device]) -> list[Device]:
+        current = self._devices
+        return [device for device in devices if current.get(device.mac) is device]
+
     def held(self, macs: Sequence[str]) -> list[str]:
         return [mac for mac in macs if mac in self._devices]
 

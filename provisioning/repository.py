@@ -94,6 +94,10 @@ class TenantRepository(Protocol):
     def devices(self) -> list[Device]:
         """Every device of the tenant, in no particular order."""
 
+    def unchanged(self, devices: Sequence[Device]) -> list[Device]:
+        """Those of these devices (as read from this repository) that are still the
+        current ones: not changed or removed since (a read returns the same object)."""
+
     def held(self, macs: Sequence[str]) -> list[str]:
         """Those of these canonical MACs the tenant holds a device for (a bulk `get`, for
         the one synchronous check of a bulk add: 50,000 look-ups in a few milliseconds)."""

@@ -256,8 +256,9 @@ class ProvisioningService:
             return []
         prepared = await repo.prepare_save(issued)
         # -- from here to the commit, no await: checked against the state committed to --
-        unchanged = {d.mac for d in due if repo.get(d.mac) is d}
-        if len(unchanged) < len(due):
+        still = repo.unchanged(due)
+        if len(still) < len(due):
+            unchanged = {d.mac for d in still}
             prepared = prepared.only(lambda d: d.mac in unchanged)
             if not prepared:
                 return []

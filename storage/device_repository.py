@@ -106,6 +106,12 @@ class DeviceRepository:
                     self._decoded[mac] = device_from_doc(doc)
         return list(self._decoded.values())
 
+    def unchanged(self, devices: Sequence[Device]) -> list[Device]:
+        # Any change of a device's document drops its decoded object (`_forget`), and a
+        # read returns the decoded object: the same object means the same document.
+        decoded = self._decoded
+        return [device for device in devices if decoded.get(device.mac) is device]
+
     def held(self, macs: Sequence[str]) -> list[str]:
         return self._file.held(DEVICES, macs)
 

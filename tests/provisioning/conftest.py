@@ -122,6 +122,9 @@ class _RecordingTenant:
     def devices(self) -> list[Device]:
         return self._inner.devices()
 
+    def unchanged(self, devices: Sequence[Device]) -> list[Device]:
+        return self._inner.unchanged(devices)
+
     def held(self, macs: Sequence[str]) -> list[str]:
         return self._inner.held(macs)
 
