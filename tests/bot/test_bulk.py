@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
@@ -20,6 +20,7 @@ from bot.chat import progress
 from provisioning.audit import Actor
 from provisioning.devices import Device, DeviceState
 from provisioning.progress import Progress
+from provisioning.repository import PreparedSave
 from tests.bot.chat import ChatDriver, cards_in, texts_in
 
 ROWS = 20_000
@@ -136,19 +137,32 @@ async def test_two_concurrent_code_alls_code_each_device_once(chat: ChatDriver) 
     assert codes == {d.mac: d.code for d in first + second}
 
 
-async def test_code_all_issues_nothing_for_a_device_removed_or_coded_meanwhile(chat: ChatDriver) -> None:
+async def test_code_all_issues_nothing_for_a_device_removed_or_coded_meanwhile(
+        chat: ChatDriver, monkeypatch: pytest.MonkeyPatch) -> None:
     service = chat.services.service
     await service.add_devices("local", ADMIN, [(mac(i), "") for i in range(ROWS)])
+    repo = chat.services.store.tenant("local")
+    # Hold code all once its codes are made, before its final check: others act meanwhile.
+    made, go_on = asyncio.Event(), asyncio.Event()
+    prepare = repo.prepare_save
+
+    async def held_prepare(devices: Sequence[Device]) -> PreparedSave:
+        prepared = await prepare(devices)
+        made.set()
+        await go_on.wait()
+        return prepared
+
+    monkeypatch.setattr(repo, "prepare_save", held_prepare)
     counter = Progress()
     issuing: asyncio.Future[list[Device]] = asyncio.ensure_future(service.issue_codes_for_all("local", ADMIN, counter))
-    while not counter.total:  # the worker thread has read the inventory and is making codes
-        await asyncio.sleep(0.001)
+    await made.wait()
+    assert counter.done == ROWS  # every due device got a code in the worker thread
     removed = await service.remove_device("local", ADMIN, mac(7))
     coded = await service.issue_code("local", ADMIN, mac(8))
-    assert not issuing.done()
+    go_on.set()
     issued = await issuing
     assert removed.state is DeviceState.WAITING_ON_ACTIVATION
     assert mac(7) not in {d.mac for d in issued} and mac(8) not in {d.mac for d in issued}
     assert len(issued) == ROWS - 2
-    assert service.get_device("local", mac(8)).code == coded.code
-    assert mac(7) not in {d.mac for d in service.list_devices("local")}
+    assert service.get_device("local", mac(8)).code == coded.code  # not replaced by code all's
+    assert mac(7) not in {d.mac for d in service.list_devices("local")}  # not brought back
