@@ -18,7 +18,7 @@ from bot.app import create_app
 from bot.chat.interactions import Menu
 from bot.device_api import simulator
 from bot.features import FEATURES
-from bot.process import tune_garbage_collector
+from bot.process import tune_garbage_collector, tune_thread_switching
 from bot.settings import Settings, SettingsError
 from bot.teams_app import package
 from provisioning.errors import CatalogError
@@ -183,6 +183,7 @@ async def _serve(settings: Settings) -> None:
     runner = web.AppRunner(await create_app(settings), handle_signals=False, shutdown_timeout=REQUEST_DRAIN_SECONDS)
     await runner.setup()
     tune_garbage_collector()  # the store is loaded: from here on, collections never walk it
+    tune_thread_switching()  # threads doing bulk work hand the GIL back to the loop within 1 ms
     try:
         site = web.TCPSite(runner, settings.host, settings.port)
         await site.start()

@@ -20,7 +20,7 @@ from .devices import (
 )
 from .files import IMPORT_ROWS_SHOWN, TEMPLATE_FILE_NAME, download_card, import_summary_card, upload_help_card
 from .firmware import FIRMWARE_ROWS_SHOWN, firmware_catalog_card, firmware_check_card
-from .general import command_help_card, error_card, help_card, resolved_card, welcome_card
+from .general import command_help_card, error_card, help_card, progress_card, resolved_card, welcome_card
 from .notices import DIGEST_MAX_DEVICES, device_digest_card, digest_summary
 from .signin import UPN_INPUT_REGEX, confirm_sign_out_card, confirm_switch_card, sign_in_card
 from .tabs import TAB_LABELS, TAB_STATES, tab_counts
@@ -62,6 +62,7 @@ __all__ = [
                       "firmware_check_card",
                       "help_card",
                       "import_summary_card",
+                      "progress_card",
                       "resolved_card",
                       "sign_in_card",
                       "summary_card",

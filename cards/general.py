@@ -110,3 +110,10 @@ def resolved_card(title: str, message: str) -> Element:
 
 def _summary(command: CommandHelp) -> str:
     return command.summary + (" (admins only)" if command.admin_only else "")
+
+
+def progress_card(title: str, detail: str) -> Element:
+    """A long operation under way (`upload`, `code all`): updated in place every few
+    seconds, then replaced by the operation's own answer. `title` and `detail` are the
+    bot's own words (counts, a file name made safe by the caller)."""
+    return card([heading(title), text(detail, subtle=True)])

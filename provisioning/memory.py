@@ -19,6 +19,7 @@ from .audit import AuditEvent
 from .devices import Device
 from .documents import device_from_doc, device_to_doc
 from .outbox import OUTBOX_RECORD, OutboxEntry, sorted_entries
+from .repository import PreparedSave
 
 
 class MemoryTenantRepository:
@@ -38,6 +39,13 @@ class MemoryTenantRepository:
     def devices(self) -> list[Device]:
         return list(self._devices.values())
 
+    def unchanged(self, devices: Sequence[Device]) -> list[Device]:
+        current = self._devices
+        return [device for device in devices if current.get(device.mac) is device]
+
+    def held(self, macs: Sequence[str]) -> list[str]:
+        return [mac for mac in macs if mac in self._devices]
+
     def get_record(self, kind: str, key: str) -> dict[str, Any] | None:
         record = self._records.get((kind, key))
         return copy.deepcopy(record) if record is not None else None
@@ -48,6 +56,10 @@ class MemoryTenantRepository:
     def pending_notices(self, limit: int) -> list[OutboxEntry]:
         docs = ((key, value) for (kind, key), value in self._records.items() if kind == OUTBOX_RECORD)
         return list(sorted_entries(docs, limit))
+
+    async def prepare_save(self, devices: Sequence[Device]) -> PreparedSave:
+        """Nothing to prepare: a commit here converts each device as it goes."""
+        return PreparedSave(devices)
 
     async def commit(
         self,

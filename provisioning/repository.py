@@ -10,9 +10,10 @@ import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
+from provisioning.devices import Device
+
 if TYPE_CHECKING:
     from provisioning.audit import AuditEvent
-    from provisioning.devices import Device
     from provisioning.outbox import OutboxEntry
 
 
@@ -52,6 +53,36 @@ def retry_on_conflict(operation: Callable[P, Awaitable[R]]) -> Callable[P, Await
     return retrying
 
 
+class PreparedSave(tuple["Device", ...]):
+    """Devices to save, with what a repository worked out from them off the event loop.
+
+    A bulk commit's cost is mostly turning tens of thousands of devices into documents and
+    checking them; `TenantRepository.prepare_save` does that in a worker thread and
+    returns this, and `commit(save=prepared)` then only applies it (a short synchronous
+    step). It is a tuple of the devices, so a repository that prepares nothing (memory)
+    takes it as any sequence. `forms[i]` is what `owner` made of the i-th device (empty:
+    nothing prepared); `only` keeps the two aligned.
+    """
+
+    owner: object
+    forms: list[Any]
+
+    def __new__(cls, devices: Sequence[Device], owner: object = None, forms: Sequence[Any] = ()) -> PreparedSave:
+        prepared = super().__new__(cls, devices)
+        prepared.owner = owner
+        prepared.forms = list(forms)
+        if prepared.forms and len(prepared.forms) != len(prepared):
+            raise ValueError("one prepared form per device")
+        return prepared
+
+    def only(self, keep: Callable[[Device], bool]) -> PreparedSave:
+        """The devices for which `keep` is true, with their prepared forms."""
+        if not self.forms:
+            return PreparedSave([device for device in self if keep(device)], self.owner)
+        pairs = [(device, form) for device, form in zip(self, self.forms, strict=True) if keep(device)]
+        return PreparedSave([device for device, _ in pairs], self.owner, [form for _, form in pairs])
+
+
 class TenantRepository(Protocol):
     """One tenant's devices and records. Reads come from memory; commits are durable."""
 
@@ -63,6 +94,14 @@ class TenantRepository(Protocol):
     def devices(self) -> list[Device]:
         """Every device of the tenant, in no particular order."""
 
+    def unchanged(self, devices: Sequence[Device]) -> list[Device]:
+        """Those of these devices (as read from this repository) that are still the
+        current ones: not changed or removed since (a read returns the same object)."""
+
+    def held(self, macs: Sequence[str]) -> list[str]:
+        """Those of these canonical MACs the tenant holds a device for (a bulk `get`, for
+        the one synchronous check of a bulk add: 50,000 look-ups in a few milliseconds)."""
+
     def get_record(self, kind: str, key: str) -> dict[str, Any] | None:
         """A small keyed JSON record (e.g. kind="conversation"), or None."""
 
@@ -71,6 +110,12 @@ class TenantRepository(Protocol):
 
     def pending_notices(self, limit: int) -> list[OutboxEntry]:
         """The oldest `limit` undelivered notices (`outbox` records), oldest first; see `outbox.py`."""
+
+    async def prepare_save(self, devices: Sequence[Device]) -> PreparedSave:
+        """Work out, off the event loop, what saving these devices takes (their documents,
+        checked), so a later `commit(save=...)` of them (or of a subset: `only`) applies
+        at once. Reads nothing of the repository: call it before the final check, not
+        between the check and the commit."""
 
     async def commit(
         self,

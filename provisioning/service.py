@@ -8,11 +8,11 @@ What a device itself asks (provision, token polls, factory reset) is `device_ser
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from . import devices as lifecycle
@@ -30,6 +30,7 @@ from .errors import (
 )
 from .mac import parse_mac
 from .outbox import DeviceEvent, EventKind, notice_records
+from .progress import PROGRESS_STEP, Progress
 from .repository import retry_on_conflict
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 LOCATION_MAX_LENGTH = 128
 CONVERSATION_RECORD = "conversation"  # where to tell the admin about a device (by MAC, or "latest")
 TENANT_NAME_MAX_LENGTH = 256
+SORT_ON_LOOP_MAX = 2_000  # up to this many devices sort on the loop (~2 ms); more in a worker thread
 
 
 class RejectionKind(str, Enum):
@@ -124,6 +126,21 @@ class ProvisioningService:
             found = [d for d in found if d.state is state]
         return _by_location(found)
 
+    async def sorted_devices(self, tenant_id: str, states: Collection[DeviceState] | None = None) -> list[Device]:
+        """`list_devices` for the chat: the devices of these states (or all), sorted by
+        location then MAC, the sort in a worker thread when the inventory is large (sorting
+        50,000 devices takes ~0.1 s, too long to hold the event loop per request)."""
+        found = self._tenant(tenant_id).devices()
+        if states is not None:
+            wanted = frozenset(states)
+            found = [d for d in found if d.state in wanted]
+        return await _sorted(found)
+
+    async def sorted_valid_codes(self, tenant_id: str) -> list[Device]:
+        """`valid_codes`, sorted off the event loop when there are many."""
+        now = self._clock.now()
+        return await _sorted([d for d in self._tenant(tenant_id).devices() if d.has_usable_code(now)])
+
     def counts(self, tenant_id: str) -> dict[DeviceState, int]:
         """How many devices are in each state (every state present, zeros included)."""
         totals = dict.fromkeys(DeviceState, 0)
@@ -163,49 +180,36 @@ class ProvisioningService:
 
     @retry_on_conflict
     async def add_devices(
-        self, tenant_id: str, actor: Actor, rows: Sequence[tuple[str, str]]
+        self, tenant_id: str, actor: Actor, rows: Sequence[tuple[str, str]], progress: Progress | None = None
     ) -> BulkAddResult:
-        """Validate every row; add all valid ones in one commit and report the rest."""
+        """Validate every row; add all valid ones in one commit and report the rest.
+
+        Never holds the event loop for long, whatever the size (50,000 rows): reading the
+        rows (MACs, repeats, locations) and building the devices and their documents runs
+        in worker threads, and reads nothing that can change. Only the last step is
+        synchronous, with no await between it and the commit: which of those MACs the
+        tenant holds *now* (so two concurrent uploads never add a device twice; a MAC
+        added meanwhile is reported already present) and staging the rest, all or nothing.
+        `progress` counts rows read (set from the worker thread).
+        """
         now = self._clock.now()
         repo = self._tenant(tenant_id)
-        first_row: dict[str, int] = {}
-        added: list[Device] = []
-        rejected: list[RejectedRow] = []
-        for index, (mac_text, location_text) in enumerate(rows):
-            mac_text = mac_text if isinstance(mac_text, str) else ""
-            location_text = location_text if isinstance(location_text, str) else ""
-            reject = partial(_reject_into, rejected, index, mac_text, location_text)
-
-            try:
-                mac = parse_mac(mac_text)
-            except InvalidMac as error:
-                reject(RejectionKind.INVALID_MAC, error.message)
-                continue
-            if mac in first_row:
-                reject(
-                    RejectionKind.DUPLICATE_IN_INPUT,
-                    f"{mac} is repeated: it already appears at row index {first_row[mac]}; "
-                    "only that row counts.",
-                )
-                continue
-            first_row[mac] = index
-            existing = repo.get(mac)
-            if existing is not None:
-                reject(RejectionKind.ALREADY_PRESENT, _already_there(existing))
-                continue
-            try:
-                place = clean_location(location_text)
-            except InvalidLocation as error:
-                reject(RejectionKind.INVALID_LOCATION, error.message)
-                continue
-            added.append(lifecycle.new_device(tenant_id, mac, place, now, actor.name))
+        plan = await asyncio.to_thread(_read_rows, tenant_id, actor.name, rows, now, progress)
+        prepared = await repo.prepare_save(plan.devices)
+        # -- from here to the commit, no await: checked against the state committed to --
+        present = {mac: repo.get(mac) for mac in repo.held([mac for _, mac in plan.indexes])}
+        located = {mac: repo.get(mac) for mac in repo.held([mac for _, mac in plan.bad_locations])}
+        added = prepared.only(lambda d: d.mac not in present) if present else prepared
         if added:
             event = audit_event(
                 now, tenant_id, actor, "devices.added", None,
                 count=len(added), macs=[d.mac for d in added],
             )
             await repo.commit(save=added, audit=[event])
-        return BulkAddResult(added=added, rejected=rejected)
+        # The report, from the devices as they were at the check (thousands of rows: a thread).
+        rejected = (await asyncio.to_thread(_report, plan, present | located)
+                    if present or plan.rejected or plan.bad_locations else [])
+        return BulkAddResult(added=list(added), rejected=rejected)
 
     @retry_on_conflict
     async def issue_code(
@@ -231,26 +235,58 @@ class ProvisioningService:
         return device
 
     @retry_on_conflict
-    async def issue_codes_for_all(self, tenant_id: str, actor: Actor) -> list[Device]:
+    async def issue_codes_for_all(self, tenant_id: str, actor: Actor, progress: Progress | None = None
+                                  ) -> list[Device]:
         """One commit: a new code for every waiting device without a usable one
-        (no code, expired, or locked out). Returns those devices, sorted."""
+        (no code, expired, or locked out). Returns those devices, sorted.
+
+        Never holds the event loop for long (50,000 devices): choosing the devices due,
+        making their codes and documents, and sorting run in worker threads over a copy
+        of the inventory taken at the start. The one synchronous step, right before the
+        commit, keeps a device only if it is still exactly the one read then (same
+        object: unchanged, not removed); one that changed meanwhile (removed, coded by
+        `code <MAC>`, provisioned) gets no code from this run and is not returned.
+        `progress` counts devices coded (set from the worker thread).
+        """
         now = self._clock.now()
         repo = self._tenant(tenant_id)
-        due = [
-            d for d in repo.devices()
-            if d.state is DeviceState.WAITING_ON_ACTIVATION and not d.has_usable_code(now)
-        ]
+        inventory = repo.devices()  # a new list of immutable devices: safe to hand to a thread
+        due, issued = await asyncio.to_thread(self._codes_for, inventory, now, actor, progress)
         if not due:
             return []
-        issued = [lifecycle.with_code(d, self._new_code(now, actor), now, actor.name) for d in due]
+        prepared = await repo.prepare_save(issued)
+        # -- from here to the commit, no await: checked against the state committed to --
+        still = repo.unchanged(due)
+        if len(still) < len(due):
+            unchanged = {d.mac for d in still}
+            prepared = prepared.only(lambda d: d.mac in unchanged)
+            if not prepared:
+                return []
         event = audit_event(
             now, tenant_id, actor, "devices.codes_issued", None,
-            count=len(issued), macs=[d.mac for d in issued],
+            count=len(prepared), macs=[d.mac for d in prepared],
             expires_at=(now + self.code_ttl).isoformat(),
         )
-        await repo.commit(save=issued, audit=[event])
-        await self._clear_attempts([d.mac for d in issued])
-        return _by_location(issued)
+        await repo.commit(save=prepared, audit=[event])
+        await self._clear_attempts([d.mac for d in prepared])
+        return await _sorted(prepared)
+
+    def _codes_for(self, inventory: Sequence[Device], now: datetime, actor: Actor, progress: Progress | None
+                   ) -> tuple[list[Device], list[Device]]:
+        """Worker thread: the devices due a code, and each with its new code."""
+        due = [
+            d for d in inventory
+            if d.state is DeviceState.WAITING_ON_ACTIVATION and not d.has_usable_code(now)
+        ]
+        if progress is not None:
+            progress.total = len(due)
+        issued: list[Device] = []
+        for start in range(0, len(due), PROGRESS_STEP):
+            issued += [lifecycle.with_code(d, self._new_code(now, actor), now, actor.name)
+                       for d in due[start:start + PROGRESS_STEP]]
+            if progress is not None:
+                progress.done = len(issued)
+        return due, issued
 
     @retry_on_conflict
     async def remove_device(
@@ -471,12 +507,6 @@ def _account_of(device: Device) -> str | None:
     return device.sign_in.account if device.sign_in is not None else None
 
 
-def _reject_into(
-    rejected: list[RejectedRow], index: int, mac_text: str, location: str, kind: RejectionKind, reason: str
-) -> None:
-    rejected.append(RejectedRow(index, mac_text, location, kind, reason))
-
-
 def _already_there(device: Device) -> str:
     where = f" (location: {device.location})" if device.location else ""
     return f"{device.mac} is already in {device.state.label}{where}."
@@ -484,6 +514,82 @@ def _already_there(device: Device) -> str:
 
 def _by_location(devices: Any) -> list[Device]:
     return sorted(devices, key=lambda d: (d.location.casefold(), d.location, d.mac))
+
+
+async def _sorted(devices: Sequence[Device]) -> list[Device]:
+    """`_by_location`, in a worker thread once there are enough devices for it to matter."""
+    if len(devices) <= SORT_ON_LOOP_MAX:
+        return _by_location(devices)
+    return await asyncio.to_thread(_by_location, list(devices))
+
+
+@dataclass
+class _RowsRead:
+    """What `_read_rows` makes of an upload, before the tenant's devices are looked at."""
+
+    texts: list[tuple[str, str]]  # every row's (MAC text, location text), strings
+    devices: list[Device]  # one per new, valid row
+    indexes: list[tuple[int, str]]  # (row index, MAC) of each of `devices`, in order
+    rejected: list[RejectedRow]  # invalid MACs and repeats
+    bad_locations: list[tuple[RejectedRow, str]]  # rejected for their location, unless the MAC is present
+
+
+def _report(plan: _RowsRead, present: dict[str, Device | None]) -> list[RejectedRow]:
+    """Worker thread: every rejected row in row order, those already present included."""
+    rejected = list(plan.rejected)
+    for index, mac in plan.indexes:
+        existing = present.get(mac)
+        if existing is not None:
+            mac_text, location_text = plan.texts[index]
+            rejected.append(RejectedRow(index, mac_text, location_text, RejectionKind.ALREADY_PRESENT,
+                                        _already_there(existing)))
+    for row, mac in plan.bad_locations:
+        existing = present.get(mac)
+        if existing is not None:
+            row = RejectedRow(row.index, row.mac_text, row.location, RejectionKind.ALREADY_PRESENT,
+                              _already_there(existing))
+        rejected.append(row)
+    rejected.sort(key=lambda r: r.index)
+    return rejected
+
+
+def _read_rows(tenant_id: str, by: str, rows: Sequence[tuple[str, str]], now: datetime,
+               progress: Progress | None) -> _RowsRead:
+    """Worker thread: every check of a bulk add that needs no look-up in the tenant."""
+    if progress is not None:
+        progress.total = len(rows)
+    read = _RowsRead([], [], [], [], [])
+    first_row: dict[str, int] = {}
+    for index, (mac_text, location_text) in enumerate(rows):
+        if progress is not None and index % PROGRESS_STEP == 0:
+            progress.done = index
+        mac_text = mac_text if isinstance(mac_text, str) else ""
+        location_text = location_text if isinstance(location_text, str) else ""
+        read.texts.append((mac_text, location_text))
+        try:
+            mac = parse_mac(mac_text)
+        except InvalidMac as error:
+            read.rejected.append(RejectedRow(index, mac_text, location_text, RejectionKind.INVALID_MAC,
+                                             error.message))
+            continue
+        if mac in first_row:
+            read.rejected.append(RejectedRow(
+                index, mac_text, location_text, RejectionKind.DUPLICATE_IN_INPUT,
+                f"{mac} is repeated: it already appears at row index {first_row[mac]}; only that row counts.",
+            ))
+            continue
+        first_row[mac] = index
+        try:
+            place = clean_location(location_text)
+        except InvalidLocation as error:
+            row = RejectedRow(index, mac_text, location_text, RejectionKind.INVALID_LOCATION, error.message)
+            read.bad_locations.append((row, mac))
+            continue
+        read.devices.append(lifecycle.new_device(tenant_id, mac, place, now, by))
+        read.indexes.append((index, mac))
+    if progress is not None:
+        progress.done = len(rows)
+    return read
 
 
 def _iso(code: VerificationCode | None) -> str | None:

@@ -19,8 +19,9 @@ from provisioning.audit import AuditEvent
 from provisioning.devices import Device
 from provisioning.documents import device_from_doc, device_to_doc
 from provisioning.outbox import OUTBOX_RECORD, DeviceEvent, OutboxEntry
+from provisioning.repository import PreparedSave
 from storage.errors import InvalidCommit
-from storage.tables import Change, Doc, Key, TableSpec, json_copy
+from storage.tables import Change, Doc, Key, Run, TableSpec, json_copy
 
 if TYPE_CHECKING:
     from storage.tenants import TenantDocuments
@@ -60,15 +61,21 @@ class DeviceRepository:
                 self._track_outbox(key, doc)
         file.add_listener(self._forget)
 
-    def _forget(self, table: str, key: Key, old: Doc | None, new: Doc | None) -> None:
+    def _forget(self, table: str, keys: list[Key], old: list[Doc | None], new_docs: list[Doc | None]) -> None:
         # Any change (a save, a remove, a rollback) invalidates the decoded object; a save
         # puts the saved Device back right after staging.
         if table == DEVICES:
-            self._decoded.pop(key, None)
-        elif table == RECORDS and isinstance(key, tuple) and key[0] == OUTBOX_RECORD:
-            self._outbox.pop(key[1], None)
-            if new is not None:
-                self._track_outbox(key[1], new)
+            if old.count(None) == len(old):
+                return  # only new MACs (a bulk add): nothing of them was decoded
+            pop = self._decoded.pop
+            for key in keys:
+                pop(key, None)
+        elif table == RECORDS:
+            for key, new in zip(keys, new_docs, strict=True):
+                if isinstance(key, tuple) and key[0] == OUTBOX_RECORD:
+                    self._outbox.pop(key[1], None)
+                    if new is not None:
+                        self._track_outbox(key[1], new)
 
     def _track_outbox(self, key: str, doc: Doc) -> None:
         try:
@@ -99,6 +106,15 @@ class DeviceRepository:
                     self._decoded[mac] = device_from_doc(doc)
         return list(self._decoded.values())
 
+    def unchanged(self, devices: Sequence[Device]) -> list[Device]:
+        # Any change of a device's document drops its decoded object (`_forget`), and a
+        # read returns the decoded object: the same object means the same document.
+        decoded = self._decoded
+        return [device for device in devices if decoded.get(device.mac) is device]
+
+    def held(self, macs: Sequence[str]) -> list[str]:
+        return self._file.held(DEVICES, macs)
+
     def get_record(self, kind: str, key: str) -> dict[str, Any] | None:
         doc = self._file.get(RECORDS, (kind, key))
         # A private copy: stored documents are shared with the writer and never edited.
@@ -112,6 +128,30 @@ class DeviceRepository:
     def pending_notices(self, limit: int) -> list[OutboxEntry]:
         # Kept in commit order (sorted at open), which is key order but for a clock step back.
         return [OutboxEntry(key, event) for key, event in itertools.islice(self._outbox.items(), limit)]
+
+    async def prepare_save(self, devices: Sequence[Device]) -> PreparedSave:
+        """Each device's document, built and checked in a worker thread (see `commit`)."""
+        if not devices:
+            return PreparedSave(devices)
+        return await asyncio.to_thread(self._encode, list(devices))
+
+    def _encode(self, devices: list[Device]) -> PreparedSave:
+        """Worker thread: touches only `devices` (immutable) and the docs it makes."""
+        self._check_tenant(devices)
+        macs: list[Key] = [device.mac for device in devices]
+        if len(set(macs)) < len(macs):
+            return PreparedSave(devices)  # a MAC twice (the last one counts): encoded at commit
+        docs: list[Doc | None] = [device_to_doc(device) for device in devices]
+        self._file.check_off_loop((DEVICES, macs, docs))
+        return PreparedSave(devices, self, docs)
+
+    def _check_tenant(self, devices: Sequence[Device]) -> None:
+        for device in devices:
+            if device.tenant_id != self.tenant_id:
+                raise InvalidCommit(
+                    f"Device {device.mac} belongs to tenant {device.tenant_id!r}, not "
+                    f"{self.tenant_id!r}; the change was not made."
+                )
 
     async def commit(
         self,
@@ -136,15 +176,17 @@ class DeviceRepository:
         audit: Sequence[AuditEvent],
         records: Mapping[tuple[str, str], dict[str, Any] | None],
     ) -> asyncio.Future[None]:
-        saved: dict[str, Device] = {}
-        for device in save:
-            if device.tenant_id != self.tenant_id:
-                raise InvalidCommit(
-                    f"Device {device.mac} belongs to tenant {device.tenant_id!r}, not "
-                    f"{self.tenant_id!r}; the change was not made."
-                )
-            saved[device.mac] = device
         removed = set(remove)
+        # Devices this repository prepared were checked (tenant, distinct MACs, encodable)
+        # and encoded off the loop: staged as one bulk run, only applied here
+        # (`TenantTables.prepare`). Any other device is checked and encoded now.
+        bulk: Run | None = None
+        if isinstance(save, PreparedSave) and save.owner is self and save.forms and not removed:
+            bulk = (DEVICES, [device.mac for device in save], save.forms)
+        saved: dict[str, Device] = {}
+        if bulk is None:
+            self._check_tenant(save)
+            saved = {device.mac: device for device in save}
         changes: list[Change] = [(DEVICES, mac, device_to_doc(d)) for mac, d in saved.items() if mac not in removed]
         changes += [(DEVICES, mac, None) for mac in removed]
         for (kind, key), value in records.items():
@@ -154,7 +196,9 @@ class DeviceRepository:
             doc = None if value is None else {"kind": kind, "key": key, "value": json_copy(value)}
             changes.append((RECORDS, (kind, key), doc))
         # Docs fresh from device_to_doc() are handed over, not copied: nothing else holds them.
-        future = self._file.stage(changes, [event.to_doc() for event in audit], owned=True)
+        future = self._file.stage(changes, [event.to_doc() for event in audit], owned=True, bulk=bulk)
+        if bulk is not None:
+            self._decoded.update(zip(bulk[1], save, strict=True))
         for mac, device in saved.items():
             if mac not in removed:
                 self._decoded[mac] = device

@@ -36,7 +36,7 @@ import orjson
 from storage import audit_log, journal
 from storage.atomic import ENCODE_CHUNK, truncate_file
 from storage.errors import InvalidCommit, StoreClosed, StoreWriteFailed, write_failure_reason
-from storage.tables import META_DOC_ID, META_TABLE, Change, Doc, FilesAtOpen, TenantTables, Undo
+from storage.tables import META_DOC_ID, META_TABLE, Change, Doc, FilesAtOpen, Run, TenantTables, Undo
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ WRITER_THREADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="store-wri
 @dataclass
 class _Staged:
     future: asyncio.Future[None]
-    changes: list[Change]
+    changes: list[Run]
     undo: list[Undo]
     audit: bytes
 
@@ -62,7 +62,7 @@ class _Plan:
     """What one batch flush writes; built on the loop, carried out in a thread."""
 
     batch: int
-    changes: list[Change]
+    changes: list[Run]  # flattened into the journal record in the thread (50,000 at a time)
     audit_lines: bytes
     committed_audit: int
     committed_journal: int
@@ -116,18 +116,20 @@ class GroupCommitWriter:
         # Shielded: a cancelled request must not cancel the batch others wait on.
         await asyncio.shield(future)
 
-    def stage(self, changes: Sequence[Change], audit: Sequence[Doc] = (), owned: bool = False) -> asyncio.Future[None]:
+    def stage(self, changes: Sequence[Change], audit: Sequence[Doc] = (), owned: bool = False,
+              bulk: Run | None = None) -> asyncio.Future[None]:
         """Apply `changes` to memory now and queue them; the future resolves when durable.
 
         Validates everything first (`TenantTables.prepare`: tables, keys, JSON docs;
         then the audit events) and raises `InvalidCommit` without applying anything.
-        `owned` skips the private copy of the docs (see `prepare`). An empty change set
+        `owned` skips the private copy of the docs; `bulk` is one table's changes already
+        checked off the event loop (see `prepare`). An empty change set
         resolves at once.
         """
         if self._closed:
             raise StoreClosed("The store is closed; the change was not made.")
         loop = asyncio.get_running_loop()
-        prepared = self._tables.prepare(changes, owned)
+        prepared = self._tables.prepare(changes, owned, bulk)
         audit_lines = _encode_audit(audit)
         future: asyncio.Future[None] = loop.create_future()
         if not prepared and not audit_lines:
@@ -170,7 +172,7 @@ class GroupCommitWriter:
             self._writer = None
 
     def _plan(self, batch: list[_Staged]) -> _Plan:
-        changes = [change for staged in batch for change in staged.changes]
+        changes = [run for staged in batch for run in staged.changes]
         plan = _Plan(
             batch=self._batch + 1,
             changes=changes,
@@ -180,7 +182,7 @@ class GroupCommitWriter:
             snapshot=None,
             journal_allowed=self._checkpoint_size is not None,
         )
-        if self._wants_checkpoint(len(changes)):
+        if self._wants_checkpoint(sum(len(keys) for _, keys, _ in changes)):
             plan.snapshot = self._tables.snapshot(plan.batch)
         return plan
 
@@ -210,7 +212,9 @@ class GroupCommitWriter:
                         raise
                     log.warning("checkpoint of %s failed; the batch goes to the journal", tables.path, exc_info=True)
                     checkpoint_failed = True
-            record = journal.encode_record(plan.batch, audit_size, plan.changes)
+            changes = [(name, key, doc) for name, keys, docs in plan.changes
+                       for key, doc in zip(keys, docs, strict=True)]
+            record = journal.encode_record(plan.batch, audit_size, changes)
             journal_size = journal.append(tables.journal_path, plan.committed_journal, record)
             return _Outcome(audit_size, journal_size, checkpoint_failed=checkpoint_failed)
         except BaseException:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from storage.group_commit import JOURNAL_MIN_BYTES, GroupCommitWriter
-from storage.tables import Change, Doc, Key, Listener, TableSpec, TenantTables
+from storage.tables import Change, Doc, Key, Listener, Run, TableSpec, TenantTables, check_off_loop
 
 
 class TenantFile:
@@ -71,6 +71,9 @@ class TenantFile:
     def count(self, table: str) -> int:
         return self.tables.count(table)
 
+    def held(self, table: str, keys: Sequence[Any]) -> list[Any]:
+        return self.tables.held(table, keys)
+
     @property
     def audit_size(self) -> int:
         """Length of the audit file's acknowledged part."""
@@ -90,8 +93,14 @@ class TenantFile:
     async def commit(self, changes: Sequence[Change], audit: Sequence[Doc] = ()) -> None:
         await self.writer.commit(changes, audit)
 
-    def stage(self, changes: Sequence[Change], audit: Sequence[Doc] = (), owned: bool = False) -> asyncio.Future[None]:
-        return self.writer.stage(changes, audit, owned)
+    def stage(self, changes: Sequence[Change], audit: Sequence[Doc] = (), owned: bool = False,
+              bulk: Run | None = None) -> asyncio.Future[None]:
+        return self.writer.stage(changes, audit, owned, bulk)
+
+    def check_off_loop(self, bulk: Run) -> None:
+        """Check a bulk change in a worker thread, so `stage(..., bulk=...)` only applies it
+        (see `TenantTables.prepare`)."""
+        check_off_loop(self.tables.specs, bulk)
 
     def request_checkpoint(self) -> None:
         self.writer.request_checkpoint()

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from storage.device_repository import DEVICES, DeviceRepository
 from storage.errors import StoreClosed
-from storage.tables import Change, Doc, Key, Listener
+from storage.tables import Change, Doc, Key, Listener, Run
 
 
 class TenantDocuments(Protocol):
@@ -32,8 +32,14 @@ class TenantDocuments(Protocol):
 
     def count(self, table: str) -> int: ...
 
-    def stage(self, changes: Sequence[Change], audit: Sequence[Doc] = (), owned: bool = False
-              ) -> asyncio.Future[None]: ...
+    def held(self, table: str, keys: Sequence[Any]) -> list[Any]:
+        """Those of `keys` the table holds a document for."""
+
+    def stage(self, changes: Sequence[Change], audit: Sequence[Doc] = (), owned: bool = False,
+              bulk: Run | None = None) -> asyncio.Future[None]: ...
+
+    def check_off_loop(self, bulk: Run) -> None:
+        """In a worker thread: the checks `stage(..., bulk=...)` then skips."""
 
 
 class TenantStore:
@@ -42,7 +48,8 @@ class TenantStore:
     def __init__(self) -> None:
         self._documents: dict[str, TenantDocuments] = {}
         self._repos: dict[str, DeviceRepository] = {}
-        self._mac_tenants: dict[Key, set[str]] = {}  # cross-tenant index, device API only
+        # Cross-tenant index, device API only: MAC -> its tenant, or the set of them.
+        self._mac_tenants: dict[Key, str | set[str]] = {}
         self._closed = False
 
     async def read_audit(self, tenant_id: str, mac: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
@@ -65,23 +72,44 @@ class TenantStore:
         tenant_id = documents.tenant_id
         assert tenant_id is not None
         self._documents[tenant_id] = documents
-        for mac in documents.keys(DEVICES):
-            self._mac_tenants.setdefault(mac, set()).add(tenant_id)
-        documents.add_listener(lambda table, key, old, new: self._track(tenant_id, table, key, old, new))
+        keys = documents.keys(DEVICES)
+        self._track(tenant_id, DEVICES, keys, [None] * len(keys), [{}] * len(keys))
+        documents.add_listener(lambda table, keys, old, new: self._track(tenant_id, table, keys, old, new))
         repo = self._repos[tenant_id] = DeviceRepository(documents)
         return repo
 
-    def _track(self, tenant_id: str, table: str, key: Key, old: Doc | None, new: Doc | None) -> None:
-        if table != DEVICES or (old is None) == (new is None):
+    def _track(self, tenant_id: str, table: str, keys: list[Key], olds: list[Doc | None],
+               news: list[Doc | None]) -> None:
+        if table != DEVICES:
             return
-        if new is not None:
-            self._mac_tenants.setdefault(key, set()).add(tenant_id)
-        else:
-            holders = self._mac_tenants.get(key)
-            if holders is not None:
+        index = self._mac_tenants
+        if None not in olds and None not in news:
+            return  # only replaced documents (a bulk code issue): no MAC came or went
+        if None not in news and olds.count(None) == len(olds):
+            # Only new MACs (a bulk add): one dict update, then the few held elsewhere too.
+            elsewhere = [(key, index[key]) for key in keys if key in index]
+            index.update(dict.fromkeys(keys, tenant_id))
+            for key, held in elsewhere:
+                index[key] = ({held} if isinstance(held, str) else held) | {tenant_id}
+            return
+        for key, old, new in zip(keys, olds, news, strict=True):
+            if (old is None) == (new is None):
+                continue
+            holders = index.get(key)
+            if new is not None:
+                if holders is None:
+                    index[key] = tenant_id  # most MACs are in one tenant: no set for them
+                elif isinstance(holders, str):
+                    index[key] = {holders, tenant_id}
+                else:
+                    holders.add(tenant_id)
+            elif isinstance(holders, str):
+                if holders == tenant_id:
+                    del index[key]
+            elif holders is not None:
                 holders.discard(tenant_id)
                 if not holders:
-                    del self._mac_tenants[key]
+                    del index[key]
 
     # -- the Repository port ---------------------------------------------------------
 
@@ -99,7 +127,8 @@ class TenantStore:
 
     def tenants_with_mac(self, mac: str) -> list[str]:
         """Tenants holding a device with this MAC (device API only), sorted."""
-        return sorted(self._mac_tenants.get(mac, ()))
+        holders = self._mac_tenants.get(mac, ())
+        return [holders] if isinstance(holders, str) else sorted(holders)
 
     def tenants_with_notices(self) -> list[str]:
         """Tenants with undelivered notices (the notice sender only)."""

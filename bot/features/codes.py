@@ -8,15 +8,19 @@ from __future__ import annotations
 import cards
 from bot.chat.interactions import CommandCall, Feature, Refused, card_action, command
 from bot.chat.paging import page_count, typed_page
+from bot.chat.progress import ProgressMessage, counted
 from bot.chat.submission import Submission
 from bot.chat.turn import ChatTurn, new_card_id
 from bot.notices import Notifier
+from bot.process import collector_paused
 from cards import actions as a
 from provisioning.clock import Clock
 from provisioning.devices import DeviceState
 from provisioning.service import AsShown, ProvisioningService
 
 CODES = "Verification codes"
+_NONE_DUE = ("Every device waiting on activation already has a valid code (or there are none). "
+             "Type `codes` to see them, or `add <MAC> [location]` to add devices.")
 
 
 class Codes(Feature):
@@ -55,13 +59,20 @@ class Codes(Feature):
         await turn.show(cards.code_issued_card(device, self._clock.now(), new_card_id()))
 
     async def issue_all(self, turn: ChatTurn) -> None:
-        devices = await self._service.issue_codes_for_all(turn.tenant_id, turn.actor)
+        # Thousands of codes take seconds: a progress card after ~2 s, updated in place,
+        # replaced by the answer (the service counts the devices coded in its worker thread).
+        progress = ProgressMessage(turn, "Issuing verification codes", counted("devices", "coded"))
+        with collector_paused():  # a million new long-lived objects: see bot/process.py
+            devices = await progress.run(self._service.issue_codes_for_all(turn.tenant_id, turn.actor,
+                                                                           progress.progress))
         await self._notices.follow(turn, [])
         if not devices:
-            await turn.say("Every device waiting on activation already has a valid code (or there are none). "
-                           "Type `codes` to see them, or `add <MAC> [location]` to add devices.")
+            if progress.activity_id is not None:
+                await progress.finish(cards.progress_card("No codes issued", _NONE_DUE))
+                return
+            await turn.say(_NONE_DUE)
             return
-        await turn.show(cards.codes_issued_card(devices, self._clock.now(), new_card_id()))
+        await progress.finish(cards.codes_issued_card(devices, self._clock.now(), new_card_id()))
 
     @command("codes", summary="List the valid verification codes with time left.", usage="codes [page N]",
              menu_rank=5, secret=CODES)
@@ -74,7 +85,7 @@ class Codes(Feature):
         await self.show_codes(turn, submission.page())
 
     async def show_codes(self, turn: ChatTurn, page: int = 1) -> None:
-        devices = self._service.valid_codes(turn.tenant_id)
+        devices = await self._service.sorted_valid_codes(turn.tenant_id)
         per_page = cards.CODE_ROWS_PER_PAGE
         pages = page_count(len(devices), per_page)
         if page > pages:

@@ -92,7 +92,7 @@ class Files(Feature):
         """The technician file for one tab: MAC id, location, code, expiry, state."""
         label = cards.TAB_LABELS[tab]
         states = cards.TAB_STATES[tab]
-        devices = [d for d in self._service.list_devices(turn.tenant_id) if d.state in states]
+        devices = await self._service.sorted_devices(turn.tenant_id, states)  # sorted off the loop
         if not devices:
             await turn.say(f"There are no devices in *{label}*, so there is nothing to export. "
                            "Add devices with `add` or `upload` first.")

@@ -112,11 +112,11 @@ class Inventory(Feature):
         now = self._clock.now()
         per_page = cards.DEVICE_ROWS_PER_PAGE
         if tab is None:
-            waiting = [d for d in self._service.list_devices(turn.tenant_id) if d.state in TAB_STATES[a.TAB_WAITING]]
+            waiting = await self._service.sorted_devices(turn.tenant_id, TAB_STATES[a.TAB_WAITING])
             await turn.show(cards.summary_card(counts, waiting[:per_page], now, new_card_id(),
                                                page_count(len(waiting), per_page), reveal_codes=turn.is_private))
             return
-        devices = [d for d in self._service.list_devices(turn.tenant_id) if d.state in TAB_STATES[tab]]
+        devices = await self._service.sorted_devices(turn.tenant_id, TAB_STATES[tab])
         pages = page_count(len(devices), per_page)
         if page > pages:
             raise Refused(f"There is no page {page}: the list has {pages} page(s). "

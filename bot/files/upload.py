@@ -13,12 +13,14 @@ from collections.abc import Sequence
 from typing import Final
 
 import cards
+from bot.chat.progress import ProgressMessage, counted
 from bot.chat.turn import ChatTurn, IncomingFile, new_card_id
 from bot.files.csvfile import RejectedLine, rejected_csv
 from bot.files.delivery import FileDesk
 from bot.files.errors import FileRefused
 from bot.files.fetch import HostPolicy, fetch_file
-from bot.files.parse import UploadRow, file_stem, parse_upload, refuse_by_name, shown_name
+from bot.files.parse import UploadRow, UploadTable, file_stem, parse_upload, refuse_by_name, shown_name
+from bot.process import collector_paused
 from provisioning.errors import InvalidMac
 from provisioning.mac import parse_mac
 from provisioning.service import BulkAddResult, ProvisioningService, RejectionKind
@@ -44,13 +46,19 @@ class Importer:
                            "send the others in another message.")
 
     async def import_file(self, turn: ChatTurn, incoming: IncomingFile) -> None:
+        # Reading, checking and adding up to 50,000 rows makes about a million objects: no
+        # full collection meanwhile (see bot/process.py).
+        with collector_paused():
+            await self._import_file(turn, incoming)
+
+    async def _import_file(self, turn: ChatTurn, incoming: IncomingFile) -> None:
         name = shown_name(incoming.name)
         try:
             refuse_by_name(incoming.name)
             policy = HostPolicy.for_activity(turn.place.service_url, self._download_hosts)
             data = await fetch_file(incoming.url, policy, name=name, max_bytes=self.max_upload_bytes)
             # Off the event loop: a large file takes a noticeable moment to decode and split.
-            table = await asyncio.to_thread(parse_upload, data, incoming.name)
+            table, pairs = await asyncio.to_thread(_parsed, data, incoming.name)
         except FileRefused as refused:
             log.info("upload %r refused for tenant %s", name, turn.tenant_id)
             await turn.say(refused.message)
@@ -62,17 +70,26 @@ class Importer:
             return
         rows = table.rows
         await turn.say(f"Importing {len(rows):,} rows from **{name}**\u2026")
-        result = await self._service.add_devices(turn.tenant_id, turn.actor, [(r.mac_text, r.location) for r in rows])
+        # A large file takes seconds: a progress card after ~2 s, updated in place, replaced
+        # by the report (the service reads the rows in a worker thread, counting them).
+        progress = ProgressMessage(turn, f"Importing {name}", counted("rows", "checked"))
+        result = await progress.run(self._service.add_devices(turn.tenant_id, turn.actor, pairs, progress.progress))
         log.info("upload %r for tenant %s: %d added, %d rejected", name, turn.tenant_id, len(result.added),
                  len(result.rejected))
-        rejected = rejected_lines(rows, result)
+        rejected = await asyncio.to_thread(rejected_lines, rows, result) if result.rejected else []
         rejected_url = None
         if len(rejected) > cards.IMPORT_ROWS_SHOWN:
-            rejected_url = await self._desk.link(turn.tenant_id, f"{file_stem(incoming.name)}_rejected.csv",
-                                           rejected_csv(rejected))
+            content = await asyncio.to_thread(rejected_csv, rejected)  # up to 50,000 rows: off the loop
+            rejected_url = await self._desk.link(turn.tenant_id, f"{file_stem(incoming.name)}_rejected.csv", content)
         shown = [cards.RejectedRow(r.line, r.mac_text, r.reason) for r in rejected[:cards.IMPORT_ROWS_SHOWN]]
-        await turn.show(cards.import_summary_card(len(result.added), len(result.already_present),
-                                                  len(result.invalid), shown, rejected_url, new_card_id()))
+        await progress.finish(cards.import_summary_card(len(result.added), len(result.already_present),
+                                                        len(result.invalid), shown, rejected_url, new_card_id()))
+
+
+def _parsed(data: bytes, name: str) -> tuple[UploadTable, list[tuple[str, str]]]:
+    """Worker thread: the file's rows, and each as (MAC text, location) for the service."""
+    table = parse_upload(data, name)
+    return table, [(row.mac_text, row.location) for row in table.rows]
 
 
 def rejected_lines(rows: Sequence[UploadRow], result: BulkAddResult) -> list[RejectedLine]:

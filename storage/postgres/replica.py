@@ -19,12 +19,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import orjson
 
 from storage.errors import InvalidCommit
-from storage.tables import Change, Doc, Key, Listener, TableSpec, check_changes, json_copy
+from storage.tables import Change, Doc, Key, Listener, Run, TableSpec, check_changes, json_copy
 
 # An expected version meaning "whatever this instance's earlier, still unsettled commit
 # of the same row gives it": known only once that commit is written.
@@ -84,20 +84,34 @@ class TenantReplica:
     def count(self, table: str) -> int:
         return len(self._rows[table])
 
-    def stage(self, changes: Sequence[Change], audit: Sequence[Doc] = (), owned: bool = False) -> asyncio.Future[None]:
+    def held(self, table: str, keys: Sequence[Any]) -> list[Any]:
+        rows = self._rows[table]
+        return [key for key in keys if key in rows]
+
+    def stage(self, changes: Sequence[Change], audit: Sequence[Doc] = (), owned: bool = False,
+              bulk: Run | None = None) -> asyncio.Future[None]:
         """Validate, apply here at once, and hand to the writer; the future settles when the
-        database has it (or refused it: then everything here was put back)."""
-        checked, texts = self._checked(changes, owned)
+        database has it (or refused it: then everything here was put back). `bulk`: one
+        table's changes, docs handed over, checked by `check_off_loop` (still encoded here
+        for the database, one JSON text per row)."""
+        checked_changes, texts = self._checked(changes, owned)
+        if bulk is not None:
+            name, keys, docs = bulk
+            if name not in self._rows or any(t == name and k in set(keys) for t, k, _ in checked_changes):
+                raise InvalidCommit(f"A bulk change to {name!r} is malformed; the change was not made.")
+            more, more_texts = self._checked(list(zip([name] * len(keys), keys, docs, strict=True)), True, True)
+            checked_changes += more
+            texts += more_texts
         audit_docs = [json_copy(a) for a in audit]
         # What each row rests on is taken now, with the read: a change another instance makes
         # meanwhile (and the feed brings in) must refuse this commit, not become its base.
         expected = [CHAINED if (table, key) in self.unsettled else self.versions.get((table, key))
-                    for table, key, _ in checked]
-        undo = [(table, key, self._set(table, key, doc)) for table, key, doc in checked]
-        for table, key, _ in checked:
+                    for table, key, _ in checked_changes]
+        undo = [(table, key, self._set(table, key, doc)) for table, key, doc in checked_changes]
+        for table, key, _ in checked_changes:
             self.unsettled[(table, key)] = self.unsettled.get((table, key), 0) + 1
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._submit(Pending(self, checked, texts, expected, audit_docs, undo, future))
+        self._submit(Pending(self, checked_changes, texts, expected, audit_docs, undo, future))
         return future
 
     async def commit(self, changes: Sequence[Change], audit: Sequence[Doc] = ()) -> None:
@@ -151,12 +165,18 @@ class TenantReplica:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _checked(self, changes: Sequence[Change], owned: bool) -> tuple[list[Change], list[str | None]]:
+    def check_off_loop(self, bulk: Run) -> None:
+        """In a worker thread: `check_changes` over a bulk change (see `stage`'s `bulk`)."""
+        name, keys, docs = bulk
+        check_changes(self._specs, list(zip([name] * len(keys), keys, docs, strict=True)))
+
+    def _checked(self, changes: Sequence[Change], owned: bool, checked: bool = False
+                 ) -> tuple[list[Change], list[str | None]]:
         """The changes validated (`InvalidCommit` with nothing touched), with private copies
         of their docs unless `owned` (the caller hands fresh docs over), and their JSON."""
         out: list[Change] = []
         texts: list[str | None] = []
-        for name, key, doc in check_changes(self._specs, changes):
+        for name, key, doc in (changes if checked else check_changes(self._specs, changes)):
             if doc is not None:
                 try:
                     text = orjson.dumps(doc).decode()
@@ -178,5 +198,5 @@ class TenantReplica:
             rows[key] = doc
         if old is not doc:
             for listener in self._listeners:
-                listener(table, key, old, doc)
+                listener(table, [key], [old], [doc])
         return old

@@ -22,7 +22,7 @@ from provisioning.devices import Device
 from provisioning.firmware import Catalog
 from provisioning.memory import MemoryRepository
 from provisioning.outbox import OutboxEntry
-from provisioning.repository import Repository, TenantRepository
+from provisioning.repository import PreparedSave, Repository, TenantRepository
 from provisioning.service import ProvisioningService
 
 
@@ -122,6 +122,12 @@ class _RecordingTenant:
     def devices(self) -> list[Device]:
         return self._inner.devices()
 
+    def unchanged(self, devices: Sequence[Device]) -> list[Device]:
+        return self._inner.unchanged(devices)
+
+    def held(self, macs: Sequence[str]) -> list[str]:
+        return self._inner.held(macs)
+
     def get_record(self, kind: str, key: str) -> dict[str, Any] | None:
         return self._inner.get_record(kind, key)
 
@@ -130,6 +136,9 @@ class _RecordingTenant:
 
     def pending_notices(self, limit: int) -> list[OutboxEntry]:
         return self._inner.pending_notices(limit)
+
+    async def prepare_save(self, devices: Sequence[Device]) -> PreparedSave:
+        return await self._inner.prepare_save(devices)
 
     async def commit(
         self,
