@@ -9,17 +9,10 @@ Node.js skips (pytest.skip).
 """
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import tempfile
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.tools import install
+from tests.tools.node import run_tool
 
 VALIDATOR = install.TOOLS / "validate_card.mjs"
 
@@ -28,32 +21,7 @@ def validate_cards(cards: list[dict[str, Any]]) -> None:
     """Fail with the validator's report unless every card is valid for Teams (1.5, strict)."""
     if not cards:
         raise AssertionError("validate_cards() needs at least one card")
-    node, modules = node_and_modules()
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as f:
-        json.dump(cards, f)
-        path = f.name
-    try:
-        result = subprocess.run([node, str(VALIDATOR), path], capture_output=True, text=True,
-                                env={**os.environ, "NODE_PATH": str(modules)}, timeout=120)
-    finally:
-        os.unlink(path)
+    result = run_tool(VALIDATOR, cards, "cards are not checked with the official adaptivecards renderer")
     if result.returncode != 0:
         raise AssertionError(f"validate_card.mjs rejected the cards (exit {result.returncode}):\n"
                              f"{result.stdout}{result.stderr}")
-
-
-def node_and_modules() -> tuple[str, Path]:
-    """Node.js and the installed packages; skips the calling test where there is no Node."""
-    modules, why_not = _installed()
-    node = install.node()
-    if modules is None or node is None:
-        pytest.skip(f"{why_not}, so cards are not checked with the official adaptivecards renderer")
-    return node, modules
-
-
-@lru_cache(maxsize=1)
-def _installed() -> tuple[Path | None, str]:
-    try:
-        return install.ensure_node_packages()
-    except RuntimeError as e:
-        raise AssertionError(str(e)) from None

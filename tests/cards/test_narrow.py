@@ -18,9 +18,9 @@ import pytest
 import cards
 from provisioning.errors import InvalidMac
 from provisioning.mac import parse_mac
-from tests.cardcheck import node_and_modules
 from tests.cards.samples import ALL_DEVICES, CARD_ID, COUNTS, FOR_SIGN_IN, NOW, SIGNED_IN, SIGNING_IN, every_card
 from tests.tools import install
+from tests.tools.node import node_and_modules
 
 WIDTH = 450
 RENDERER = install.TOOLS / "render_cards.mjs"
@@ -79,7 +79,7 @@ def _self_check_cards() -> dict[str, dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def rendered() -> dict[str, dict[str, Any]]:
-    node, modules = node_and_modules()
+    node, modules = node_and_modules(f"cards are not rendered at {WIDTH} px")
     to_render = {**narrow_cards(), **{f"self_check_{k}": v for k, v in _self_check_cards().items()},
                  **{k: v for k, v in every_card().items() if k in ("add_form", "summary_empty", "codes_empty")}}
     path = install.tools_dir() / f"narrow-{os.getpid()}.json"
