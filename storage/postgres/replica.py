@@ -64,6 +64,7 @@ class TenantReplica:
         self.versions: dict[tuple[str, Key], int] = {}
         self.feed_position = 0  # the last change of the feed applied here
         self.unsettled: dict[tuple[str, Key], int] = {}  # rows with local commits not yet written
+        self._encoded: dict[int, tuple[Doc, str | None]] = {}  # bulk docs' JSON, by the doc's id
         self._listeners: list[Listener] = []
         self._submit = submit
 
@@ -99,15 +100,15 @@ class TenantReplica:
             name, keys, docs = bulk
             if name not in self._rows or any(t == name and k in set(keys) for t, k, _ in checked_changes):
                 raise InvalidCommit(f"A bulk change to {name!r} is malformed; the change was not made.")
-            more, more_texts = self._checked(list(zip([name] * len(keys), keys, docs, strict=True)), True, True)
+            more = list(zip([name] * len(keys), keys, docs, strict=True))
             checked_changes += more
-            texts += more_texts
+            texts += self._bulk_texts(more, docs)
         audit_docs = [json_copy(a) for a in audit]
         # What each row rests on is taken now, with the read: a change another instance makes
         # meanwhile (and the feed brings in) must refuse this commit, not become its base.
         expected = [CHAINED if (table, key) in self.unsettled else self.versions.get((table, key))
                     for table, key, _ in checked_changes]
-        undo = [(table, key, self._set(table, key, doc)) for table, key, doc in checked_changes]
+        undo = self._apply(checked_changes)
         for table, key, _ in checked_changes:
             self.unsettled[(table, key)] = self.unsettled.get((table, key), 0) + 1
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -166,9 +167,27 @@ class TenantReplica:
     # -- internals ---------------------------------------------------------------------------
 
     def check_off_loop(self, bulk: Run) -> None:
-        """In a worker thread: `check_changes` over a bulk change (see `stage`'s `bulk`)."""
+        """In a worker thread: `check_changes` over a bulk change (see `stage`'s `bulk`), and
+        its docs encoded for the database, kept for `stage` (which then needn't, on the loop)."""
         name, keys, docs = bulk
-        check_changes(self._specs, list(zip([name] * len(keys), keys, docs, strict=True)))
+        changes = list(zip([name] * len(keys), keys, docs, strict=True))
+        check_changes(self._specs, changes)
+        texts = self._checked(changes, True, True)[1]
+        # By document: the run staged later may hold only some of these (rows dropped meanwhile).
+        encoded = {id(doc): (doc, text) for doc, text in zip(docs, texts, strict=True) if doc is not None}
+        self._encoded.update(encoded)  # one call: safe beside the loop's reads of the dict
+
+    def _bulk_texts(self, changes: list[Change], docs: list[Doc | None]) -> list[str | None]:
+        """The bulk change's JSON, as `check_off_loop` encoded it off the loop (else now)."""
+        kept, self._encoded = self._encoded, {}  # what this stage doesn't use is dropped
+        texts: list[str | None] = []
+        for change, doc in zip(changes, docs, strict=True):
+            found = kept.get(id(doc)) if doc is not None else None
+            if found is not None and found[0] is doc:
+                texts.append(found[1])
+            else:
+                texts.extend(self._checked([change], True, True)[1])
+        return texts
 
     def _checked(self, changes: Sequence[Change], owned: bool, checked: bool = False
                  ) -> tuple[list[Change], list[str | None]]:
@@ -188,6 +207,29 @@ class TenantReplica:
                 texts.append(None)
             out.append((name, key, doc))
         return out, texts
+
+    def _apply(self, changes: list[Change]) -> list[tuple[str, Key, Doc | None]]:
+        """Set every change's row now; what each replaced. Listeners hear once per table (a
+        bulk change of 50,000 rows is one call, not 50,000)."""
+        undo: list[tuple[str, Key, Doc | None]] = []
+        by_table: dict[str, tuple[list[Key], list[Doc | None], list[Doc | None]]] = {}
+        for table, key, doc in changes:
+            rows = self._rows[table]
+            old = rows.get(key)
+            if doc is None:
+                rows.pop(key, None)
+            else:
+                rows[key] = doc
+            undo.append((table, key, old))
+            if old is not doc:
+                keys, olds, news = by_table.setdefault(table, ([], [], []))
+                keys.append(key)
+                olds.append(old)
+                news.append(doc)
+        for table, (keys, olds, news) in by_table.items():
+            for listener in self._listeners:
+                listener(table, keys, olds, news)
+        return undo
 
     def _set(self, table: str, key: Key, doc: Doc | None) -> Doc | None:
         rows = self._rows[table]

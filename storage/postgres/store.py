@@ -197,16 +197,22 @@ class PostgresStore(TenantStore):
                 if replica.feed_position < horizon:
                     await self._reload(connection, replica)
                     continue
-                # This instance's own changes are in its copy already: only their versions are read.
-                rows = await connection.fetch(
-                    "SELECT version, tbl, key, CASE WHEN instance = $3 THEN NULL ELSE doc::text END AS doc, "
-                    "instance = $3 AS ours FROM changes WHERE tenant_id = $1 AND version > $2 ORDER BY version",
-                    tenant_id, replica.feed_position, self.instance)
+                # This instance's own changes are in its copy already: only the others' are read
+                # (a bulk commit of ours is not fetched back), up to the newest of either.
+                async with connection.transaction(isolation="repeatable_read", readonly=True):
+                    newest = await connection.fetchval(
+                        "SELECT max(version) FROM changes WHERE tenant_id = $1 AND version > $2",
+                        tenant_id, replica.feed_position)
+                    if newest is None:
+                        continue
+                    rows = await connection.fetch(
+                        "SELECT version, tbl, key, doc::text AS doc FROM changes WHERE tenant_id = $1 "
+                        "AND version > $2 AND version <= $3 AND instance <> $4 ORDER BY version",
+                        tenant_id, replica.feed_position, newest, self.instance)
                 for row in rows:
-                    if not row["ours"]:
-                        doc = None if row["doc"] is None else orjson.loads(row["doc"])
-                        replica.apply_remote(row["version"], row["tbl"], decode_key(row["key"]), doc)
-                    replica.feed_position = row["version"]
+                    doc = None if row["doc"] is None else orjson.loads(row["doc"])
+                    replica.apply_remote(row["version"], row["tbl"], decode_key(row["key"]), doc)
+                replica.feed_position = newest
 
     async def _reload(self, connection: asyncpg.Connection, replica: TenantReplica) -> None:
         """The tenant as the database holds it now: for a copy behind the pruned feed."""

@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 CHANNEL: Final = "provisioning_changes"  # + the schema's name: one feed per schema
 MAX_BATCH: Final = 500  # commits per transaction
+BULK_ROWS: Final = 2000  # rows in a batch beyond which they are gathered in a worker thread
+STATEMENT_ROWS: Final = 2000  # rows per statement
 
 
 class _Refused(Exception):
@@ -129,9 +131,18 @@ class TenantWriter:
     async def _in_one_statement(self, batch: list[Pending]) -> list[tuple[Pending, int]]:
         async with self._pool.acquire() as connection, connection.transaction():
             versions = await self._begin(connection, len(batch))
-            rows = _Rows()
-            for pending, version in zip(batch, versions, strict=True):
-                rows.add(pending, version, self._expected(pending, {}))
+            expected = [self._expected(pending, {}) for pending in batch]
+
+            def build() -> _Rows:
+                rows = _Rows()
+                for pending, version, read in zip(batch, versions, expected, strict=True):
+                    rows.add(pending, version, read)
+                return rows
+
+            # A bulk change's rows (tens of thousands) are gathered off the loop; the pendings
+            # and what they hold are not changed after staging.
+            size = sum(len(p.changes) for p in batch)
+            rows = await asyncio.to_thread(build) if size > BULK_ROWS else build()
             if not await rows.write(connection, self._tenant_id, self._instance):
                 raise _Refused(0)
             await connection.execute("SELECT pg_notify($1, $2)", self._channel, self._tenant_id)
@@ -246,12 +257,19 @@ class _Rows:
 
     async def write(self, connection: asyncpg.Connection, tenant_id: str, instance: str) -> bool:
         """Write them; False (nothing kept, once the transaction is rolled back) if a row
-        one rests on changed since it was read."""
-        row = await connection.fetchrow(
-            _WRITE, tenant_id, *_columns(self.inserts, 4), *_columns(self.updates, 5), *_columns(self.deletes, 3),
-            instance, *_columns(self.feed, 4), *_columns(self.audit, 2))
-        assert row is not None
-        return (row[0], row[1], row[2]) == (len(self.inserts), len(self.updates), len(self.deletes))
+        one rests on changed since it was read. Many rows go in several statements of at
+        most `STATEMENT_ROWS` each: encoding one statement's arguments holds the loop."""
+        for part in range(0, max(len(self.inserts), len(self.updates), len(self.deletes), len(self.feed),
+                                 len(self.audit), 1), STATEMENT_ROWS):
+            chunk = slice(part, part + STATEMENT_ROWS)
+            inserts, updates, deletes = self.inserts[chunk], self.updates[chunk], self.deletes[chunk]
+            row = await connection.fetchrow(
+                _WRITE, tenant_id, *_columns(inserts, 4), *_columns(updates, 5), *_columns(deletes, 3),
+                instance, *_columns(self.feed[chunk], 4), *_columns(self.audit[chunk], 2))
+            assert row is not None
+            if (row[0], row[1], row[2]) != (len(inserts), len(updates), len(deletes)):
+                return False
+        return True
 
 
 # One statement: every row added, changed or removed (each only if it still has the
