@@ -97,11 +97,17 @@ class TenantWriter:
             return
         for pending, version in written:
             self._replica.confirm(pending.changes, version)
+            self._replica.settled(pending)
+            unsettled = self._replica.unsettled
             for table, key, doc in pending.changes:
-                self._last_written[(table, key)] = None if doc is None else version
-            self._settle(pending)
+                if (table, key) in unsettled:  # a later local commit rests on this one
+                    self._last_written[(table, key)] = None if doc is None else version
+                else:
+                    self._last_written.pop((table, key), None)
             if not pending.future.done():
                 pending.future.set_result(None)
+            if len(pending.changes) > BULK_ROWS:
+                await asyncio.sleep(0)  # after a bulk commit's bookkeeping, let others in
         if refused_at is not None:
             # The refused commit and everything staged after it may rest on what didn't hold.
             later = batch[refused_at:] + self._queue
