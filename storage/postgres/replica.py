@@ -98,7 +98,8 @@ class TenantReplica:
         checked_changes, texts = self._checked(changes, owned)
         if bulk is not None:
             name, keys, docs = bulk
-            if name not in self._rows or any(t == name and k in set(keys) for t, k, _ in checked_changes):
+            bulk_keys = set(keys)
+            if name not in self._rows or any(t == name and k in bulk_keys for t, k, _ in checked_changes):
                 raise InvalidCommit(f"A bulk change to {name!r} is malformed; the change was not made.")
             more = list(zip([name] * len(keys), keys, docs, strict=True))
             checked_changes += more
@@ -142,12 +143,11 @@ class TenantReplica:
 
     def undo(self, pending: Pending) -> None:
         """Put back what `pending` replaced, last change first."""
-        for table, key, old in reversed(pending.undo):
-            self._set(table, key, old)
+        self._apply(list(reversed(pending.undo)))
 
     def load(self, table: str, key: Key, doc: Doc | None, version: int | None) -> None:
         """Set a row as the database holds it (at open, or re-read after a conflict)."""
-        self._set(table, key, doc)
+        self._apply([(table, key, doc)])
         if doc is None or version is None:
             self.versions.pop((table, key), None)
         else:
@@ -230,15 +230,3 @@ class TenantReplica:
             for listener in self._listeners:
                 listener(table, keys, olds, news)
         return undo
-
-    def _set(self, table: str, key: Key, doc: Doc | None) -> Doc | None:
-        rows = self._rows[table]
-        old = rows.get(key)
-        if doc is None:
-            rows.pop(key, None)
-        else:
-            rows[key] = doc
-        if old is not doc:
-            for listener in self._listeners:
-                listener(table, [key], [old], [doc])
-        return old
