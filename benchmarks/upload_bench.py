@@ -9,8 +9,9 @@ to the connector, as in Teams). For each case it prints the median over the runs
 - total turn: POST sent -> HTTP response (what the connector's 15 s reply window sees;
   the summary card has been delivered by then).
 
-- stall: the longest `/healthz` answer while the work runs (another client asks it
-  back to back), i.e. how long any other request waited on the event loop.
+- stall: the longest `/healthz` answer while the work runs (another client, in a thread
+  with its own event loop, asks it back to back: `tests/outside.py`), i.e. how long any
+  other request waited on the event loop.
 
 Cases: 10,000 new devices into an empty tenant; the same file again (all already
 present); 10,000 invalid rows (report + rejected-rows file); 50,000 new devices (the
@@ -21,19 +22,31 @@ The service's start-up tuning (`bot.process.tune_garbage_collector`, `tune_threa
 is applied, as `provisioning-bot serve` does. Goals (issue 11): 50,000-row upload < 10 s, code all for
 50,000 < 10 s, export of 50,000 < 5 s, every stall < 100 ms.
 
-    .venv/bin/python benchmarks/upload_bench.py [--runs 3]
+- devices: a light device load meanwhile, as the field sees it: 20 requests a second,
+  alternately a provisioned device asking `GET /api/devices/me` and a technician entering a
+  code (`POST /api/devices/provision`) for a device of another tenant; p99 and worst of
+  each while the work runs. (A device of the tenant being bulk-changed waits for the bulk
+  change to be durable before its own change is: that is durability, not the loop.)
+
+`--postgres` runs the same on the PostgreSQL store (`TEST_DATABASE_URL`, else the local
+server; a fresh schema per run, dropped afterwards).
+
+    .venv/bin/python benchmarks/upload_bench.py [--runs 3] [--postgres]
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import itertools
 import json
 import logging
 import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +55,12 @@ from aiohttp import ClientSession, web
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.app import create_app  # noqa: E402
+from bot.app import SERVICES, create_app  # noqa: E402
 from bot.process import tune_garbage_collector, tune_thread_switching  # noqa: E402
 from bot.settings import Settings  # noqa: E402
+from provisioning.audit import Actor  # noqa: E402
+from tests.outside import Outside, Pinger  # noqa: E402
+from tests.pg import fresh_schema  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "fixtures" / "activities" / "emulator_message.json"
 
@@ -88,30 +104,78 @@ async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
     return runner, f"http://127.0.0.1:{port}"
 
 
-class Stall:
-    """Asks /healthz back to back while work runs; `worst` is the longest answer (s)."""
+FIELD_TENANT = "field-tenant"  # the devices of the light load: another tenant than the bulk work's
+DEVICE = {"model": "T55A", "manufacturer": "Yealink", "firmware_version": "58.15.0.124"}
 
-    def __init__(self, session: ClientSession, bot_url: str) -> None:
-        self.session = session
-        self.url = f"{bot_url}/healthz"
-        self.worst = 0.0
-        self._task: asyncio.Task[None] | None = None
 
-    async def _ping(self) -> None:
-        while True:
-            started = time.perf_counter()
-            async with self.session.get(self.url) as response:
-                await response.read()
-            self.worst = max(self.worst, time.perf_counter() - started)
-            await asyncio.sleep(0.005)
+class DeviceLoad:
+    """A light device load while work runs (an `Outside` client): every 50 ms one request,
+    alternately a provisioned device's `GET /me` and a technician's provision of a coded
+    device; the time of each."""
 
-    def __enter__(self) -> Stall:
-        self._task = asyncio.get_running_loop().create_task(self._ping())
-        return self
+    def __init__(self, bot_url: str, tokens: list[str], codes: list[tuple[str, str]]) -> None:
+        self.url = f"{bot_url}/api/devices"
+        self.tokens = tokens
+        self.codes = codes  # (mac, code) not yet provisioned
+        self.me: list[float] = []
+        self.provisions: list[float] = []
 
-    def __exit__(self, *exc: object) -> None:
-        assert self._task is not None
-        self._task.cancel()
+    @classmethod
+    async def prepared(cls, app: web.Application, session: ClientSession, bot_url: str) -> DeviceLoad:
+        """Devices of `FIELD_TENANT` with codes, a few of them provisioned (their tokens)."""
+        service = app[SERVICES].service
+        actor = Actor(id="bench-admin", name="Bench", source="chat")
+        macs = [f"00-2B-00-{i >> 8 & 0xFF:02X}-{i & 0xFF:02X}-7C" for i in range(2_000)]
+        await service.add_devices(FIELD_TENANT, actor, [(mac, "Field") for mac in macs])
+        coded = await service.issue_codes_for_all(FIELD_TENANT, actor)
+        load = cls(bot_url, [], [(d.mac, d.code.value) for d in coded if d.code is not None])
+        for _ in range(8):
+            mac, code = load.codes.pop()
+            async with session.post(f"{load.url}/provision", json={"mac": mac, "verification_code": code,
+                                                                   **DEVICE}) as response:
+                assert response.status == 200, await response.text()
+                load.tokens.append((await response.json())["device_token"])
+        return load
+
+    async def _me(self, session: ClientSession, token: str) -> None:
+        started = time.perf_counter()
+        async with session.get(f"{self.url}/me", headers={"Authorization": f"Bearer {token}"}) as response:
+            await response.read()
+            assert response.status == 200, response.status
+        self.me.append(time.perf_counter() - started)
+
+    async def _provision(self, session: ClientSession, mac: str, code: str) -> None:
+        started = time.perf_counter()
+        async with session.post(f"{self.url}/provision", json={"mac": mac, "verification_code": code,
+                                                                    **DEVICE}) as response:
+            await response.read()
+            assert response.status == 200, response.status
+        self.provisions.append(time.perf_counter() - started)
+
+    async def __call__(self, session: ClientSession) -> None:
+        self.me.clear()
+        self.provisions.clear()
+        requests: set[asyncio.Task[None]] = set()
+        try:
+            for n in itertools.count():
+                request = (self._me(session, self.tokens[n % len(self.tokens)]) if n % 2 or not self.codes
+                           else self._provision(session, *self.codes.pop()))
+                task = asyncio.get_running_loop().create_task(request)
+                requests.add(task)
+                task.add_done_callback(requests.discard)
+                await asyncio.sleep(0.05)
+        finally:
+            await asyncio.gather(*requests)  # the ones under way are timed to the end
+
+    def figures(self) -> str:
+        """p50/p99/worst (ms) of each kind of request, and how many were timed."""
+        def spread(values: list[float]) -> str:
+            if not values:
+                return "-"
+            ordered = sorted(values)
+            p50, p99 = (ordered[min(len(ordered) - 1, int(len(ordered) * q))] for q in (0.5, 0.99))
+            return f"{p50 * 1000:.0f}/{p99 * 1000:.0f}/{ordered[-1] * 1000:.0f}"
+        return f"{spread(self.me):>10} {spread(self.provisions):>10} {len(self.me) + len(self.provisions):>4}"
 
 
 async def turn(session: ClientSession, bot_url: str, connector: Connector, connector_url: str,
@@ -160,51 +224,74 @@ class Figures:
     total: float
     stall: float
     outcome: str
+    devices: str = ""
 
 
-async def run_case(label: str, files: list[tuple[str, bytes]], runs: int, then: bool = False) -> list[Figures]:
-    """Each run: a fresh app and data dir; every file but the last is setup, the last is
+@contextlib.asynccontextmanager
+async def store_settings(data_dir: str, postgres: bool) -> AsyncIterator[Settings]:
+    """The app's settings on a fresh store: TinyDB files in `data_dir`, or a new schema.
+    The device rate limit is lifted: the light load comes from one address for many devices."""
+    settings = Settings(data_dir=Path(data_dir), device_rate_limit=100_000)
+    if not postgres:
+        yield settings
+        return
+    async with fresh_schema() as url:
+        yield replace(settings, database_url=url)
+
+
+async def run_case(label: str, files: list[tuple[str, bytes]], runs: int, postgres: bool, then: bool = False
+                   ) -> list[Figures]:
+    """Each run: a fresh app and store; every file but the last is setup, the last is
     timed. With `then`, code all, export all and list all follow on the last run's tenant."""
     importing: list[float] = []
     totals: list[float] = []
     stalls: list[float] = []
+    devices = ""
     outcome = ""
     after: list[Figures] = []
     for run in range(runs):
         with tempfile.TemporaryDirectory() as data_dir:
-            connector = Connector()
-            conn_runner, conn_url = await serve(connector.app())
-            bot_runner, bot_url = await serve(await create_app(Settings(data_dir=Path(data_dir))))
-            tune_garbage_collector()
-            tune_thread_switching()
-            try:
-                async with ClientSession() as session:
-                    for name, data in files[:-1]:
-                        await upload(session, bot_url, connector, conn_url, name, data)
-                    with Stall(session, bot_url) as stall:
-                        first, total, card = await upload(session, bot_url, connector, conn_url, *files[-1])
-                    stalls.append(stall.worst)
-                    if then and run == runs - 1:
-                        after = await bulk_turns(session, bot_url, connector, conn_url)
-            finally:
-                await bot_runner.cleanup()
-                await conn_runner.cleanup()
+            async with store_settings(data_dir, postgres) as settings:
+                connector = Connector()
+                conn_runner, conn_url = await serve(connector.app())
+                app = await create_app(settings)
+                bot_runner, bot_url = await serve(app)
+                tune_garbage_collector()
+                tune_thread_switching()
+                try:
+                    async with ClientSession() as session:
+                        load = await DeviceLoad.prepared(app, session, bot_url)
+                        for name, data in files[:-1]:
+                            await upload(session, bot_url, connector, conn_url, name, data)
+                        stall = Pinger(f"{bot_url}/healthz")
+                        async with Outside(stall, load):
+                            first, total, card = await upload(session, bot_url, connector, conn_url, *files[-1])
+                        stalls.append(stall.slowest)
+                        devices = load.figures()
+                        if then and run == runs - 1:
+                            after = await bulk_turns(session, bot_url, connector, conn_url, load)
+                finally:
+                    await bot_runner.cleanup()
+                    await conn_runner.cleanup()
             importing.append(first)
             totals.append(total)
             outcome = counts(card)
     size = f"{len(files[-1][1]) / 1024:.0f} KB"
-    return [Figures(label, size, statistics.median(importing), statistics.median(totals), max(stalls), outcome),
-            *after]
+    return [Figures(label, size, statistics.median(importing), statistics.median(totals), max(stalls), outcome,
+                    devices), *after]
 
 
-async def bulk_turns(session: ClientSession, bot_url: str, connector: Connector, connector_url: str
-                     ) -> list[Figures]:
+async def bulk_turns(session: ClientSession, bot_url: str, connector: Connector, connector_url: str,
+                     load: DeviceLoad) -> list[Figures]:
     found: list[Figures] = []
-    with Stall(session, bot_url) as stall:
+    stall = Pinger(f"{bot_url}/healthz")
+    async with Outside(stall, load):
         took, replies = await turn(session, bot_url, connector, connector_url, "code all")
     issued = json.dumps(replies[-1]).split("verification codes issued")[0][-12:].split('"')[-1].strip()
-    found.append(Figures("code all, 50,000 due", "", 0, took, stall.worst, f"{issued} codes issued"))
-    with Stall(session, bot_url) as stall:
+    found.append(Figures("code all, 50,000 due", "", 0, took, stall.slowest, f"{issued} codes issued",
+                         load.figures()))
+    stall = Pinger(f"{bot_url}/healthz")
+    async with Outside(stall, load):
         took, replies = await turn(session, bot_url, connector, connector_url, "export all")
         link = next(a["url"] for r in replies for att in r.get("attachments", [])
                     for a in att["content"].get("actions", []) if a.get("type") == "Action.OpenUrl")
@@ -213,15 +300,16 @@ async def bulk_turns(session: ClientSession, bot_url: str, connector: Connector,
             body = await response.read()
         fetched = time.perf_counter() - started
     rows = body.count(b"\n") - 1
-    found.append(Figures("export all, 50,000 rows", f"{len(body) / 1024:.0f} KB", took, took + fetched, stall.worst,
-                         f"{rows:,} rows downloaded"))
-    with Stall(session, bot_url) as stall:
+    found.append(Figures("export all, 50,000 rows", f"{len(body) / 1024:.0f} KB", took, took + fetched,
+                         stall.slowest, f"{rows:,} rows downloaded", load.figures()))
+    stall = Pinger(f"{bot_url}/healthz")
+    async with Outside(stall, load):
         took, replies = await turn(session, bot_url, connector, connector_url, "list all")
-    found.append(Figures("list all, 50,000 devices", "", 0, took, stall.worst, "first page shown"))
+    found.append(Figures("list all, 50,000 devices", "", 0, took, stall.slowest, "first page shown", load.figures()))
     return found
 
 
-async def main(runs: int) -> None:
+async def main(runs: int, postgres: bool) -> None:
     logging.basicConfig(level=logging.ERROR)
     ten = csv_file(10_000)
     cases = [
@@ -230,14 +318,17 @@ async def main(runs: int) -> None:
         ("10,000 invalid rows", [("bad.csv", csv_file(10_000, valid=False))], False),
         ("50,000 new rows (max)", [("max.csv", csv_file(50_000))], True),
     ]
-    print(f"bulk work through POST /api/messages, median of {runs} run(s) per upload case "
-          "(stall: the worst over the runs)\n")
-    print(f"{'case':<28} {'size':>8} {'to first reply':>14} {'whole turn':>11} {'stall':>8}  result")
+    store = "PostgreSQL" if postgres else "TinyDB"
+    print(f"bulk work through POST /api/messages on {store}, median of {runs} run(s) per upload case "
+          "(stall: the worst over the runs;\nGET me, provision: p50/p99/worst ms of the light device load's requests, "
+          "n of them, last run)\n")
+    print(f"{'case':<28} {'size':>8} {'to first reply':>14} {'whole turn':>11} {'stall':>8} {'GET me':>10} "
+          f"{'provision':>10} {'n':>4}  result")
     for label, files, then in cases:
-        for f in await run_case(label, files, runs, then):
+        for f in await run_case(label, files, runs, postgres, then):
             first = f"{f.first * 1000:>11.0f} ms" if f.first else f"{'':>14}"
-            print(f"{f.label:<28} {f.size:>8} {first} {f.total * 1000:>8.0f} ms {f.stall * 1000:>5.0f} ms  "
-                  f"{f.outcome}")
+            print(f"{f.label:<28} {f.size:>8} {first} {f.total * 1000:>8.0f} ms {f.stall * 1000:>5.0f} ms "
+                  f"{f.devices}  {f.outcome}")
     print("\ngoals: 50,000-row upload < 10 s, code all 50,000 < 10 s, export 50,000 < 5 s "
           "(turn + download), stall < 100 ms")
 
@@ -245,4 +336,6 @@ async def main(runs: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
-    asyncio.run(main(parser.parse_args().runs))
+    parser.add_argument("--postgres", action="store_true", help="the PostgreSQL store (TEST_DATABASE_URL)")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.runs, arguments.postgres))

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import operator
 from collections.abc import Mapping, Sequence
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, cast
 
 import orjson
@@ -109,8 +111,9 @@ class DeviceRepository:
     def unchanged(self, devices: Sequence[Device]) -> list[Device]:
         # Any change of a device's document drops its decoded object (`_forget`), and a
         # read returns the decoded object: the same object means the same document.
-        decoded = self._decoded
-        return [device for device in devices if decoded.get(device.mac) is device]
+        # In C steps (50,000 devices in a few ms): devices[i] kept if decoded[mac_i] is devices[i].
+        found = map(self._decoded.get, map(attrgetter("mac"), devices))
+        return list(itertools.compress(devices, map(operator.is_, found, devices)))
 
     def held(self, macs: Sequence[str]) -> list[str]:
         return self._file.held(DEVICES, macs)
@@ -142,8 +145,7 @@ class DeviceRepository:
         if len(set(macs)) < len(macs):
             return PreparedSave(devices)  # a MAC twice (the last one counts): encoded at commit
         docs: list[Doc | None] = [device_to_doc(device) for device in devices]
-        self._file.check_off_loop((DEVICES, macs, docs))
-        return PreparedSave(devices, self, docs)
+        return PreparedSave(devices, self, self._file.check_off_loop((DEVICES, macs, docs)))
 
     def _check_tenant(self, devices: Sequence[Device]) -> None:
         for device in devices:

@@ -97,10 +97,11 @@ class TenantFile:
               bulk: Run | None = None) -> asyncio.Future[None]:
         return self.writer.stage(changes, audit, owned, bulk)
 
-    def check_off_loop(self, bulk: Run) -> None:
+    def check_off_loop(self, bulk: Run) -> list[Any]:
         """Check a bulk change in a worker thread, so `stage(..., bulk=...)` only applies it
-        (see `TenantTables.prepare`)."""
+        (see `TenantTables.prepare`); its docs are staged as they are."""
         check_off_loop(self.tables.specs, bulk)
+        return bulk[2]
 
     def request_checkpoint(self) -> None:
         self.writer.request_checkpoint()

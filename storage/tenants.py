@@ -38,8 +38,10 @@ class TenantDocuments(Protocol):
     def stage(self, changes: Sequence[Change], audit: Sequence[Doc] = (), owned: bool = False,
               bulk: Run | None = None) -> asyncio.Future[None]: ...
 
-    def check_off_loop(self, bulk: Run) -> None:
-        """In a worker thread: the checks `stage(..., bulk=...)` then skips."""
+    def check_off_loop(self, bulk: Run) -> list[Any]:
+        """In a worker thread: the checks `stage(..., bulk=...)` then skips. Returns the
+        run's docs in the form `stage` takes them in `bulk` (the docs themselves, or with
+        what the store worked out from each), in the same order."""
 
 
 class TenantStore:

@@ -12,14 +12,15 @@ is kept current two ways:
 - changes committed by other instances arrive through the change feed (`apply_remote`)
   in commit order and replace what this copy holds, if newer.
 
-`versions` holds, per key, the version of the row as last confirmed by the database.
+`version(table, key)` is the version of the row as last confirmed by the database.
 """
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from operator import itemgetter
+from typing import Any, Final, cast
 
 import orjson
 
@@ -32,16 +33,34 @@ CHAINED: Final = -1
 
 
 @dataclass
+class BulkRun:
+    """A bulk commit's run of new documents for one table, kept whole: its rows are
+    tracked as one set, not one by one (50,000 rows settle in one step)."""
+
+    table: str
+    keys: list[Key]
+    key_set: set[Key]
+    old: list[Doc | None]  # what each row held before (for undo)
+
+
+@dataclass
 class Pending:
     """A local commit, applied here and waiting to be made durable."""
 
     replica: TenantReplica
-    changes: list[Change]  # validated private copies
+    changes: list[Change]  # validated private copies; a bulk run's rows come last
     texts: list[str | None]  # each change's doc as JSON text (None: deleted), for the database
     expected: list[int | None]  # the version each row had when this commit read it (None: absent)
     audit: list[Doc]
-    undo: list[tuple[str, Key, Doc | None]]  # what `apply` replaced, in order
+    undo: list[Change]  # what the changes before the bulk run replaced, in order
     future: asyncio.Future[None]
+    run: BulkRun | None = None
+    chained: bool = False  # some expected version is CHAINED
+
+    @property
+    def single_changes(self) -> list[Change]:
+        """The changes other than the bulk run's."""
+        return self.changes if self.run is None else self.changes[:len(self.changes) - len(self.run.keys)]
 
 
 def encode_key(key: Key) -> str:
@@ -61,10 +80,16 @@ class TenantReplica:
         self.tenant_id: str | None = tenant_id
         self._specs = {spec.name: spec for spec in specs}
         self._rows: dict[str, dict[Key, Doc]] = {spec.name: {} for spec in specs}
-        self.versions: dict[tuple[str, Key], int] = {}
+        # Per table, key -> the version of the row as last confirmed by the database.
+        self._versions: dict[str, dict[Key, int]] = {spec.name: {} for spec in specs}
+        # The newest version `load` ever set: a local commit confirmed at a later version
+        # can't be older than anything this copy holds (the common, fast case of `confirm`).
+        self._newest_loaded = 0
         self.feed_position = 0  # the last change of the feed applied here
-        self.unsettled: dict[tuple[str, Key], int] = {}  # rows with local commits not yet written
-        self._encoded: dict[int, tuple[Doc, str | None]] = {}  # bulk docs' JSON, by the doc's id
+        # Rows with local commits not yet written: per table, key -> how many such commits
+        # (changes one by one), and the bulk runs of such commits (each a set of keys).
+        self._unsettled: dict[str, dict[Key, int]] = {spec.name: {} for spec in specs}
+        self._unsettled_runs: list[BulkRun] = []
         self._listeners: list[Listener] = []
         self._submit = submit
 
@@ -93,71 +118,118 @@ class TenantReplica:
               bulk: Run | None = None) -> asyncio.Future[None]:
         """Validate, apply here at once, and hand to the writer; the future settles when the
         database has it (or refused it: then everything here was put back). `bulk`: one
-        table's changes, docs handed over, checked by `check_off_loop` (still encoded here
-        for the database, one JSON text per row)."""
+        table's new docs, handed over, as `check_off_loop` returned them (checked, and
+        encoded for the database); staged as a run, in steps over all its rows at once (no Python
+        step per row: 50,000 rows stage in a few milliseconds)."""
         checked_changes, texts = self._checked(changes, owned)
+        run_texts: list[str | None] = []
         if bulk is not None:
-            name, keys, docs = bulk
+            name, keys = bulk[0], bulk[1]
+            forms: list[Any] = bulk[2]
             bulk_keys = set(keys)
-            if name not in self._rows or any(t == name and k in bulk_keys for t, k, _ in checked_changes):
+            try:  # as `check_off_loop` made them: (doc, JSON text) pairs
+                docs: list[Doc | None] = list(map(itemgetter(0), forms))
+                run_texts = list(map(itemgetter(1), forms))
+            except (TypeError, IndexError, KeyError):
+                docs = []
+            if (name not in self._rows or len(docs) != len(keys) or None in docs or None in run_texts
+                    or len(bulk_keys) < len(keys) or any(t == name and k in bulk_keys for t, k, _ in checked_changes)):
                 raise InvalidCommit(f"A bulk change to {name!r} is malformed; the change was not made.")
-            more = list(zip([name] * len(keys), keys, docs, strict=True))
-            checked_changes += more
-            texts += self._bulk_texts(more, docs)
         audit_docs = [json_copy(a) for a in audit]
         # What each row rests on is taken now, with the read: a change another instance makes
         # meanwhile (and the feed brings in) must refuse this commit, not become its base.
-        expected = [CHAINED if (table, key) in self.unsettled else self.versions.get((table, key))
+        expected = [CHAINED if self.is_unsettled(table, key) else self._versions[table].get(key)
                     for table, key, _ in checked_changes]
         undo = self._apply(checked_changes)
         for table, key, _ in checked_changes:
-            self.unsettled[(table, key)] = self.unsettled.get((table, key), 0) + 1
+            waiting = self._unsettled[table]
+            waiting[key] = waiting.get(key, 0) + 1
+        run: BulkRun | None = None
+        if bulk is not None:
+            run = BulkRun(name, keys, bulk_keys, self._apply_run(name, keys, docs))
+            expected += self._run_expected(run)
+            checked_changes += zip([name] * len(keys), keys, docs, strict=True)
+            texts += run_texts
+            self._unsettled_runs.append(run)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._submit(Pending(self, checked_changes, texts, expected, audit_docs, undo, future))
+        self._submit(Pending(self, checked_changes, texts, expected, audit_docs, undo, future, run,
+                             chained=CHAINED in expected))
         return future
 
     async def commit(self, changes: Sequence[Change], audit: Sequence[Doc] = ()) -> None:
         await asyncio.shield(self.stage(changes, audit))
 
+    def version(self, table: str, key: Key) -> int | None:
+        """The row's version as last confirmed by the database (None: absent there)."""
+        return self._versions[table].get(key)
+
+    def is_unsettled(self, table: str, key: Key) -> bool:
+        """Whether a local commit of this row is still waiting to be written."""
+        return key in self._unsettled[table] or any(
+            run.table == table and key in run.key_set for run in self._unsettled_runs)
+
+    def unsettled_of(self, table: str, keys: set[Key]) -> set[Key]:
+        """Those of `keys` (of one table) that a waiting local commit changes."""
+        found = keys.intersection(self._unsettled[table])
+        for run in self._unsettled_runs:
+            if run.table == table:
+                found |= keys & run.key_set
+        return found
+
     # -- what the writer and the feed do ---------------------------------------------------
 
-    def confirm(self, changes: Sequence[Change], version: int) -> None:
-        """The database holds `changes` at `version`."""
-        for table, key, doc in changes:
-            known = self.versions.get((table, key))
+    def confirm(self, pending: Pending, version: int) -> None:
+        """The database holds `pending`'s changes at `version`."""
+        for table, key, doc in pending.single_changes:
+            versions = self._versions[table]
+            known = versions.get(key)
             if known is not None and known > version:
                 continue  # the feed already brought a later change of this row
             if doc is None:
-                self.versions.pop((table, key), None)
+                versions.pop(key, None)
             else:
-                self.versions[(table, key)] = version
+                versions[key] = version
+        run = pending.run
+        if run is not None:
+            versions = self._versions[run.table]
+            if self._newest_loaded < version:  # nothing here is newer: every row takes it
+                versions.update(dict.fromkeys(run.keys, version))
+            else:
+                versions.update((key, version) for key in run.keys if versions.get(key, 0) <= version)
 
     def settled(self, pending: Pending) -> None:
         """`pending` was written or refused: its rows no longer wait on it."""
-        for table, key, _ in pending.changes:
-            left = self.unsettled.get((table, key), 0) - 1
+        for table, key, _ in pending.single_changes:
+            waiting = self._unsettled[table]
+            left = waiting.get(key, 0) - 1
             if left > 0:
-                self.unsettled[(table, key)] = left
+                waiting[key] = left
             else:
-                self.unsettled.pop((table, key), None)
+                waiting.pop(key, None)
+        if pending.run is not None:
+            self._unsettled_runs = [run for run in self._unsettled_runs if run is not pending.run]
 
     def undo(self, pending: Pending) -> None:
         """Put back what `pending` replaced, last change first."""
+        run = pending.run
+        if run is not None:
+            self._apply(list(zip([run.table] * len(run.keys), run.keys, run.old, strict=True)))
         self._apply(list(reversed(pending.undo)))
 
     def load(self, table: str, key: Key, doc: Doc | None, version: int | None) -> None:
         """Set a row as the database holds it (at open, or re-read after a conflict)."""
         self._apply([(table, key, doc)])
         if doc is None or version is None:
-            self.versions.pop((table, key), None)
+            self._versions[table].pop(key, None)
         else:
-            self.versions[(table, key)] = version
+            self._versions[table][key] = version
+            self._newest_loaded = max(self._newest_loaded, version)
 
     def apply_remote(self, version: int, table: str, key: Key, doc: Doc | None) -> None:
         """A change from the feed: taken if newer than what this copy last confirmed."""
         if table not in self._rows:
             return
-        known = self.versions.get((table, key))
+        known = self._versions[table].get(key)
         if known is not None and known >= version:
             return  # ours, or older than what we hold
         if doc is None and known is None and key not in self._rows[table]:
@@ -166,28 +238,14 @@ class TenantReplica:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def check_off_loop(self, bulk: Run) -> None:
+    def check_off_loop(self, bulk: Run) -> list[Any]:
         """In a worker thread: `check_changes` over a bulk change (see `stage`'s `bulk`), and
-        its docs encoded for the database, kept for `stage` (which then needn't, on the loop)."""
+        its docs encoded for the database: each doc as a (doc, JSON text) pair, the form
+        `stage` takes a bulk run's docs in (it then needn't encode them, on the loop)."""
         name, keys, docs = bulk
         changes = list(zip([name] * len(keys), keys, docs, strict=True))
         check_changes(self._specs, changes)
-        texts = self._checked(changes, True, True)[1]
-        # By document: the run staged later may hold only some of these (rows dropped meanwhile).
-        encoded = {id(doc): (doc, text) for doc, text in zip(docs, texts, strict=True) if doc is not None}
-        self._encoded.update(encoded)  # one call: safe beside the loop's reads of the dict
-
-    def _bulk_texts(self, changes: list[Change], docs: list[Doc | None]) -> list[str | None]:
-        """The bulk change's JSON, as `check_off_loop` encoded it off the loop (else now)."""
-        kept, self._encoded = self._encoded, {}  # what this stage doesn't use is dropped
-        texts: list[str | None] = []
-        for change, doc in zip(changes, docs, strict=True):
-            found = kept.get(id(doc)) if doc is not None else None
-            if found is not None and found[0] is doc:
-                texts.append(found[1])
-            else:
-                texts.extend(self._checked([change], True, True)[1])
-        return texts
+        return list(zip(docs, self._checked(changes, True, True)[1], strict=True))
 
     def _checked(self, changes: Sequence[Change], owned: bool, checked: bool = False
                  ) -> tuple[list[Change], list[str | None]]:
@@ -208,10 +266,28 @@ class TenantReplica:
             out.append((name, key, doc))
         return out, texts
 
-    def _apply(self, changes: list[Change]) -> list[tuple[str, Key, Doc | None]]:
-        """Set every change's row now; what each replaced. Listeners hear once per table (a
-        bulk change of 50,000 rows is one call, not 50,000)."""
-        undo: list[tuple[str, Key, Doc | None]] = []
+    def _run_expected(self, run: BulkRun) -> list[int | None]:
+        """The version each row of a bulk run rests on (see `stage`), taken over all at once."""
+        expected = list(map(self._versions[run.table].get, run.keys))
+        earlier = self.unsettled_of(run.table, run.key_set)  # the run itself isn't listed yet
+        if earlier:
+            for index, key in enumerate(run.keys):
+                if key in earlier:
+                    expected[index] = CHAINED
+        return expected
+
+    def _apply_run(self, table: str, keys: list[Key], docs: list[Doc | None]) -> list[Doc | None]:
+        """Set a bulk run's rows (docs, no deletions) in one step each; what they replaced."""
+        rows = self._rows[table]
+        old = list(map(rows.get, keys))
+        rows.update(zip(keys, cast(list[Doc], docs), strict=True))
+        for listener in self._listeners:
+            listener(table, keys, old, docs)
+        return old
+
+    def _apply(self, changes: list[Change]) -> list[Change]:
+        """Set every change's row now; what each replaced. Listeners hear once per table."""
+        undo: list[Change] = []
         by_table: dict[str, tuple[list[Key], list[Doc | None], list[Doc | None]]] = {}
         for table, key, doc in changes:
             rows = self._rows[table]

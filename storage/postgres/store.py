@@ -226,10 +226,10 @@ class PostgresStore(TenantStore):
         found = {(row["tbl"], decode_key(row["key"])): row for row in rows}
         for table in (spec.name for spec in TABLES):
             for key in replica.keys(table):
-                if (table, key) not in found and (table, key) not in replica.unsettled:
+                if (table, key) not in found and not replica.is_unsettled(table, key):
                     replica.load(table, key, None, None)
         for (table, key), row in found.items():
-            if (table, key) not in replica.unsettled:
+            if not replica.is_unsettled(table, key):
                 replica.load(table, key, orjson.loads(row["doc"]), row["version"])
         replica.feed_position = position
 

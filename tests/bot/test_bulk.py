@@ -1,8 +1,9 @@
 """Issue 11: bulk work (a 20,000-row upload, `code all`) never holds the event loop, shows
 its progress in place, and keeps its guarantees when two bulk operations meet.
 
-The loop is watched the way any other client sees it: another task asks `/healthz` every
-few milliseconds while the work runs, and the slowest answer is the stall. Before issue 11
+The loop is watched the way any other client sees it: a client in another thread asks
+`/healthz` every few milliseconds while the work runs, and the slowest answer is the stall.
+Every test runs on the embedded store and on PostgreSQL. Before issue 11
 that was ~0.9 s for this upload and ~1.1 s for this `code all`; the goal is 100 ms, and the
 bound asserted here is 300 ms, room for a shared 2-core machine and a large test process.
 """
@@ -10,18 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.chat import progress
+from bot.settings import Settings
 from provisioning.audit import Actor
 from provisioning.devices import Device, DeviceState
 from provisioning.progress import Progress
 from provisioning.repository import PreparedSave
 from tests.bot.chat import ChatDriver, cards_in, texts_in
+from tests.bot.conftest import fast_notices
+from tests.outside import Outside, Pinger
+from tests.pg import fresh_schema
 
 ROWS = 20_000
 STALL_BOUND = 0.300  # seconds: the 100 ms goal with a margin for a shared 2-core machine
@@ -37,29 +43,24 @@ def csv_rows(count: int) -> bytes:
     return ("\r\n".join(lines) + "\r\n").encode()
 
 
-class Pinger:
-    """Asks /healthz back to back while the work runs; `slowest` is the longest answer."""
+@pytest.fixture(params=["tinydb", "postgres"])
+async def settings(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Settings]:
+    """Every test here on the embedded store and on PostgreSQL (skipped where none answers)."""
+    embedded = fast_notices(data_dir=tmp_path / "data", tenant_name="Contoso")
+    if request.param == "tinydb":
+        yield embedded
+        return
+    async with fresh_schema() as url:
+        yield replace(embedded, database_url=url)
 
-    def __init__(self, chat: ChatDriver) -> None:
-        self.chat = chat
-        self.slowest = 0.0
-        self.count = 0
 
-    async def _run(self) -> None:
-        while True:
-            started = time.perf_counter()
-            async with self.chat.client.get("/healthz") as response:
-                assert response.status == 200
-            self.slowest = max(self.slowest, time.perf_counter() - started)
-            self.count += 1
-            await asyncio.sleep(0.005)
-
-    async def during(self, work: Any) -> Any:
-        task = asyncio.create_task(self._run())
-        try:
-            return await work
-        finally:
-            task.cancel()
+async def watched(chat: ChatDriver, work: Awaitable[Any]) -> tuple[Any, Pinger]:
+    """`work`'s result, and how long `/healthz` took at worst meanwhile, asked from another
+    thread (a client on the app's own loop couldn't send while the loop is held)."""
+    pinger = Pinger(str(chat.client.make_url("/healthz")))
+    async with Outside(pinger):
+        result = await work
+    return result, pinger
 
 
 @pytest.fixture
@@ -80,8 +81,7 @@ def upload_body(chat: ChatDriver, name: str, data: bytes) -> dict[str, Any]:
 
 async def test_a_bulk_upload_and_code_all_never_hold_the_loop_and_show_progress_in_place(
         chat: ChatDriver, quick_progress: None) -> None:
-    pinger = Pinger(chat)
-    replies = await pinger.during(chat.send(upload_body(chat, "big.csv", csv_rows(ROWS))))
+    replies, pinger = await watched(chat, chat.send(upload_body(chat, "big.csv", csv_rows(ROWS))))
     upload_stall, upload_pings = pinger.slowest, pinger.count
     assert len(chat.services.service.list_devices("local")) == ROWS
     # The progress card was sent, updated in place, and the report replaced it.
@@ -92,9 +92,8 @@ async def test_a_bulk_upload_and_code_all_never_hold_the_loop_and_show_progress_
     assert "Import finished" in json.dumps(updates[-1])
     assert not any("Import finished" in json.dumps(card) for card in sent_cards)  # replaced, not sent anew
 
-    pinger = Pinger(chat)
     before = len(chat.connector.activities("update"))
-    replies = await pinger.during(chat.say("code all"))
+    replies, pinger = await watched(chat, chat.say("code all"))
     code_stall = pinger.slowest
     updates = chat.connector.activities("update")[before:]
     assert any("Issuing verification codes" in json.dumps(card) for card in cards_in(replies))

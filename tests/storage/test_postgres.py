@@ -108,7 +108,7 @@ async def test_an_instance_behind_the_pruned_feed_reloads_the_tenant() -> None:
             await a.tenant("t1").commit(save=[device("t1", 1), device("t1", 2)])
             await b.sync()
             stale = b.replica("t1")
-            old = stale.get("devices", mac(1)), stale.versions[("devices", mac(1))]
+            old = stale.get("devices", mac(1)), stale.version("devices", mac(1))
             await a.tenant("t1").commit(save=[moved(device("t1", 1), "Hall")], remove=[mac(2)])
             await b.sync()
             # As if b had been away while that commit came and the feed was pruned past it:
