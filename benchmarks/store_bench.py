@@ -1,6 +1,10 @@
 """Benchmark of the durable store at 1,000, 10,000 and 50,000 devices; prints one table.
 
-    .venv/bin/python benchmarks/store_bench.py [--sizes 1000,10000,50000] [--seconds 5]
+    .venv/bin/python benchmarks/store_bench.py [--sizes 1000,10000,50000] [--seconds 5] [--postgres]
+
+`--postgres` measures the PostgreSQL store instead (`TEST_DATABASE_URL`, else the local
+server; a fresh schema per size, dropped after): the same figures but the file's (no
+checkpoint is forced; "batches" counts its transactions).
 
 Per inventory size, in a fresh data directory on the same disk as the system temp dir:
 - bulk add: one commit of N new devices, made as the service makes it: `prepare_save`
@@ -48,6 +52,10 @@ from bot.process import collector_paused, tune_garbage_collector, tune_thread_sw
 from provisioning.audit import Actor, AuditEvent
 from provisioning.devices import Device, VerificationCode, new_device, with_code
 from storage import DeviceRepository, TenantFile, open_store
+from storage.postgres import PostgresStore, open_postgres_store
+from storage.store import Store
+from storage.tenants import TenantStore
+from tests.pg import fresh_schema
 
 TENANT = "bench-tenant"
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -74,8 +82,8 @@ class Row:
     stall_p99_ms: float
     stall_max_ms: float
     batches: int
-    checkpoints: int
-    file_mb: float
+    checkpoints: int | None  # None: PostgreSQL (no file)
+    file_mb: float | None
 
 
 def mac(n: int) -> str:
@@ -126,7 +134,8 @@ async def bulk_commit(repo: DeviceRepository, devices: list[Device], tuned: bool
     return took, max(lateness)
 
 
-async def sustained(repo: DeviceRepository, file: TenantFile, size: int, seconds: float) -> tuple[float, list[float]]:
+async def sustained(repo: DeviceRepository, file: TenantFile | None, size: int, seconds: float
+                    ) -> tuple[float, list[float]]:
     """Updates/s with WRITERS concurrent writers, and the ticker's lateness samples.
 
     Halfway through, a checkpoint (whole-file rewrite) is requested, so every run pays
@@ -143,7 +152,7 @@ async def sustained(repo: DeviceRepository, file: TenantFile, size: int, seconds
             started = time.perf_counter()
             await asyncio.sleep(TICK)
             stalls.append(time.perf_counter() - started - TICK)
-            if not requested and started > halfway:
+            if not requested and started > halfway and file is not None:
                 file.request_checkpoint()
                 requested = True
 
@@ -160,10 +169,14 @@ async def sustained(repo: DeviceRepository, file: TenantFile, size: int, seconds
     return done / (time.perf_counter() - started), stalls
 
 
-async def measure(size: int, seconds: float, root: Path, tuned: bool) -> Row:
+async def measure(size: int, seconds: float, root: Path, tuned: bool, database: str | None) -> Row:
     directory = root / f"data-{size}"
+
+    async def opened() -> TenantStore:
+        return await (open_postgres_store(database) if database else open_store(directory))
+
     as_a_new_process()
-    store = await open_store(directory)
+    store = await opened()
     if tuned:
         tune_garbage_collector()  # a service starting on an empty data directory
         tune_thread_switching()
@@ -183,7 +196,7 @@ async def measure(size: int, seconds: float, root: Path, tuned: bool) -> Row:
     as_a_new_process()
 
     started = time.perf_counter()
-    store = await open_store(directory)
+    store = await opened()
     open_s = time.perf_counter() - started
     if tuned:
         tune_garbage_collector()  # the same service restarted with its data
@@ -209,8 +222,9 @@ async def measure(size: int, seconds: float, root: Path, tuned: bool) -> Row:
             await repo.commit(save=[device], audit=[note])
             singles.append(time.perf_counter() - started)
 
-        file = store.tenant_file(TENANT)
-        batches, checkpoints = file.flush_count, file.checkpoint_count
+        file = store.tenant_file(TENANT) if isinstance(store, Store) else None
+        batches = transactions(store) if file is None else file.flush_count
+        checkpoints = None if file is None else file.checkpoint_count
         rate, stalls = await sustained(repo, file, size, seconds)
         return Row(
             size=size,
@@ -227,14 +241,19 @@ async def measure(size: int, seconds: float, root: Path, tuned: bool) -> Row:
             stall_p50_ms=percentile(stalls, 0.5) * 1e3,
             stall_p99_ms=percentile(stalls, 0.99) * 1e3,
             stall_max_ms=max(stalls) * 1e3,
-            batches=file.flush_count - batches,
-            checkpoints=file.checkpoint_count - checkpoints,
-            file_mb=file.path.stat().st_size / 1e6,
+            batches=(transactions(store) if file is None else file.flush_count) - batches,
+            checkpoints=None if file is None or checkpoints is None else file.checkpoint_count - checkpoints,
+            file_mb=None if file is None else file.path.stat().st_size / 1e6,
         )
     finally:
         await store.close()
         as_a_new_process()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def transactions(store: TenantStore) -> int:
+    assert isinstance(store, PostgresStore)
+    return store.transactions(TENANT)
 
 
 def as_a_new_process() -> None:
@@ -244,8 +263,9 @@ def as_a_new_process() -> None:
     gc.collect()
 
 
-def print_table(rows: list[Row], seconds: float, tuned: bool) -> None:
-    print(f"store benchmark: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+def print_table(rows: list[Row], seconds: float, tuned: bool, postgres: bool) -> None:
+    kind = "PostgreSQL" if postgres else "TinyDB files"
+    print(f"store benchmark ({kind}): {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"{WRITERS} writers for {seconds:g} s, stall = lateness of a {TICK * 1e3:g} ms ticker, "
           f"GC: {'tune_garbage_collector() after open' if tuned else 'CPython defaults'}")
     print()
@@ -258,7 +278,8 @@ def print_table(rows: list[Row], seconds: float, tuned: bool) -> None:
               f"{r.lookup_us:.2f} / {r.cold_lookup_us:.0f} µs | "
               f"{r.single_p50_ms:.2f} / {r.single_p99_ms:.2f} ms | {r.updates_per_s:,.0f} updates/s | "
               f"{r.stall_p50_ms:.1f} / {r.stall_p99_ms:.1f} / {r.stall_max_ms:.0f} ms | "
-              f"{r.batches:,} / {r.checkpoints} | {r.file_mb:.1f} MB |")
+              f"{r.batches:,} / {'-' if r.checkpoints is None else r.checkpoints} | "
+              f"{'-' if r.file_mb is None else f'{r.file_mb:.1f} MB'} |")
     print()
     goals: dict[int, tuple[int, float]] = {10_000: (2_000, 15.0), 50_000: (500, 30.0)}  # updates/s, stall p99 ms
     for r in rows:
@@ -278,13 +299,20 @@ async def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,50000")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--no-gc-tuning", action="store_true", help="keep CPython's default GC settings")
+    parser.add_argument("--postgres", action="store_true", help="the PostgreSQL store (TEST_DATABASE_URL)")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="store-bench-"))
+    rows: list[Row] = []
     try:
-        rows = [await measure(int(size), args.seconds, root, not args.no_gc_tuning) for size in args.sizes.split(",")]
+        for size in args.sizes.split(","):
+            if args.postgres:
+                async with fresh_schema() as url:
+                    rows.append(await measure(int(size), args.seconds, root, not args.no_gc_tuning, url))
+            else:
+                rows.append(await measure(int(size), args.seconds, root, not args.no_gc_tuning, None))
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    print_table(rows, args.seconds, not args.no_gc_tuning)
+    print_table(rows, args.seconds, not args.no_gc_tuning, args.postgres)
 
 
 if __name__ == "__main__":

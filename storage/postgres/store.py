@@ -73,6 +73,10 @@ class PostgresStore(TenantStore):
     def _writer(self, tenant_id: str) -> TenantWriter:
         return self._writers[tenant_id]
 
+    def transactions(self, tenant_id: str) -> int:
+        """How many transactions this instance's writer committed for the tenant (benchmarks)."""
+        return self._writer(tenant_id).transactions
+
     def replica(self, tenant_id: str) -> TenantReplica:
         """The tenant's in-memory documents (maintenance and tests)."""
         self.tenant(tenant_id)
