@@ -8,6 +8,7 @@ gives notices in flight a moment, closes the outbound connections, then the stor
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from bot.files.downloads import add_download_route
 from bot.files.upload import Importer
 from bot.notices import Notifier, Pacing
 from bot.pages import add_page_routes
+from bot.process import collector_paused
 from bot.settings import Settings
 from provisioning.attempts import AttemptCounter, MemoryAttemptCounter
 from provisioning.clock import Clock, SystemClock
@@ -71,7 +73,7 @@ async def create_app(settings: Settings, *, clock: Clock | None = None) -> web.A
         catalog = catalog.extended_with(settings.catalog_file)
     store: TenantStore
     if settings.database_url:
-        store = await open_postgres_store(settings.database_url)
+        store = await open_postgres_store(settings.database_url, bulk_work=collector_paused)
     else:
         store = await open_store(settings.data_dir)
     try:
@@ -121,10 +123,21 @@ def _assemble(settings: Settings, clock: Clock, catalog: Catalog, store: TenantS
     add_page_routes(app.router)
     app[SERVICES] = Services(store, service, devices, notices, downloads, channel.outbound)
 
+    warming: list[asyncio.Task[None]] = []
+
+    async def warm() -> None:
+        with collector_paused():  # every device decoded: a million long-lived objects at 50,000
+            await store.warm()
+
     async def start(_: web.Application) -> None:
         notices.start()  # notices left in the outbox by the last run go out now
+        # The stored devices decoded in the background, so the first `list all` or `code all`
+        # after a start doesn't decode them all on the event loop.
+        warming.append(asyncio.get_running_loop().create_task(warm()))
 
     async def stop(_: web.Application) -> None:
+        for task in warming:
+            task.cancel()
         try:
             await notices.drain(NOTICE_DRAIN_SECONDS)
         finally:

@@ -23,6 +23,7 @@ from provisioning.documents import device_from_doc, device_to_doc
 from provisioning.outbox import OUTBOX_RECORD, DeviceEvent, OutboxEntry
 from provisioning.repository import PreparedSave
 from storage.errors import InvalidCommit
+from storage.release import release_later
 from storage.tables import Change, Doc, Key, Run, TableSpec, json_copy
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+WARM_STEP = 5_000  # devices installed per synchronous step of `warm`
 DEVICES = "devices"
 RECORDS = "records"
 
@@ -70,8 +72,8 @@ class DeviceRepository:
             if old.count(None) == len(old):
                 return  # only new MACs (a bulk add): nothing of them was decoded
             pop = self._decoded.pop
-            for key in keys:
-                pop(key, None)
+            # Devices now stale: freed off the loop (50,000 after a bulk code issue).
+            release_later([pop(key, None) for key in keys])
         elif table == RECORDS:
             for key, new in zip(keys, new_docs, strict=True):
                 if isinstance(key, tuple) and key[0] == OUTBOX_RECORD:
@@ -101,12 +103,43 @@ class DeviceRepository:
         return device
 
     def devices(self) -> list[Device]:
-        missing = self._file.count(DEVICES) - len(self._decoded)
-        if missing:
+        if self.undecoded:
             for mac, doc in self._file.items(DEVICES):
                 if mac not in self._decoded:
                     self._decoded[mac] = device_from_doc(doc)
         return list(self._decoded.values())
+
+    @property
+    def undecoded(self) -> int:
+        """How many device documents a full read (`devices()`) would decode now."""
+        return self._file.count(DEVICES) - len(self._decoded)
+
+    async def warm(self) -> int:
+        """Decode, in a worker thread, every device document not decoded yet (after a start,
+        or another instance's bulk change), so the next full read (`devices()`: list, export,
+        code all) doesn't decode 50,000 documents on the event loop. A document changed
+        meanwhile is left to be decoded when read. Returns how many were decoded."""
+        decoded = self._decoded
+        if not self.undecoded:
+            return 0
+
+        def decode() -> list[tuple[Key, Doc, Device]]:
+            # Worker thread: `items` is a snapshot taken in one step; documents are never
+            # changed in place and devices are immutable; `decoded` is only read.
+            return [(mac, doc, device_from_doc(doc)) for mac, doc in self._file.items(DEVICES) if mac not in decoded]
+
+        fresh = 0
+        made = await asyncio.to_thread(decode)
+        for start in range(0, len(made), WARM_STEP):
+            # Each device kept only if its document is still the one decoded; in steps, with
+            # the loop let in between (each step stands alone).
+            for mac, doc, device in made[start:start + WARM_STEP]:
+                if mac not in decoded and self._file.get(DEVICES, mac) is doc:
+                    decoded[mac] = device
+                    fresh += 1
+            await asyncio.sleep(0)
+        release_later(made)
+        return fresh
 
     def unchanged(self, devices: Sequence[Device]) -> list[Device]:
         # Any change of a device's document drops its decoded object (`_forget`), and a

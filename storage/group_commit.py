@@ -36,6 +36,7 @@ import orjson
 from storage import audit_log, journal
 from storage.atomic import ENCODE_CHUNK, truncate_file
 from storage.errors import InvalidCommit, StoreClosed, StoreWriteFailed, write_failure_reason
+from storage.release import release_later
 from storage.tables import META_DOC_ID, META_TABLE, Change, Doc, FilesAtOpen, Run, TenantTables, Undo
 
 log = logging.getLogger(__name__)
@@ -258,6 +259,8 @@ class GroupCommitWriter:
         for staged in batch:
             if not staged.future.done():
                 staged.future.set_result(None)
+            for _, _, _, old_docs in staged.undo:
+                release_later(old_docs)  # what a bulk change replaced, freed off the loop
 
     def _fail(self, staged_list: list[_Staged], exc: BaseException | None) -> None:
         path = self._tables.path

@@ -305,8 +305,15 @@ class TenantTables:
         named: list[Run] = []
         for table, keys, docs in prepared:
             ids, rows = table.ids, table.rows
-            old_ids = [ids.get(key) for key in keys]
-            old_docs = [None if doc_id is None else rows[doc_id] for doc_id in old_ids]
+            # In C steps where the run allows (all keys new, or all held): no Python step per row.
+            old_ids = list(map(ids.get, keys))
+            old_docs: list[Doc | None]
+            if None not in old_ids:
+                old_docs = list(map(rows.__getitem__, old_ids))  # type: ignore[arg-type]  # no None: checked
+            elif old_ids.count(None) == len(old_ids):
+                old_docs = [None] * len(keys)
+            else:
+                old_docs = [None if doc_id is None else rows[doc_id] for doc_id in old_ids]
             undo.append((table, keys, old_ids, old_docs))
             if None in docs:  # deletions among them: one at a time
                 for key, doc in zip(keys, docs, strict=True):

@@ -62,6 +62,12 @@ class TenantStore:
         """Every tenant holding anything (maintenance views only)."""
         raise NotImplementedError
 
+    async def warm(self) -> None:
+        """Decode every tenant's devices off the event loop (see `DeviceRepository.warm`);
+        the service runs it in the background once it starts serving."""
+        for repo in list(self._repos.values()):
+            await repo.warm()
+
     async def close(self) -> None:
         """Finish every pending write, then release what the store holds. Idempotent."""
         raise NotImplementedError

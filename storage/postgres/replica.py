@@ -19,12 +19,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import compress
 from operator import itemgetter
 from typing import Any, Final, cast
 
 import orjson
 
 from storage.errors import InvalidCommit
+from storage.release import release_later
 from storage.tables import Change, Doc, Key, Listener, Run, TableSpec, check_changes, json_copy
 
 # An expected version meaning "whatever this instance's earlier, still unsettled commit
@@ -61,6 +63,27 @@ class Pending:
     def single_changes(self) -> list[Change]:
         """The changes other than the bulk run's."""
         return self.changes if self.run is None else self.changes[:len(self.changes) - len(self.run.keys)]
+
+
+@dataclass
+class FeedRun:
+    """Rows of one table from the change feed, the last change of each (see `feed_runs`)."""
+
+    table: str
+    keys: list[Key]
+    versions: list[int]
+    docs: list[Doc | None]
+
+
+def feed_runs(rows: Sequence[tuple[int, str, str, str | None]]) -> list[FeedRun]:
+    """Feed rows (version, table, key as stored, doc as JSON text or None), in commit
+    order, decoded and grouped by table, each row's last change only. Pure: a worker
+    thread decodes the 50,000 rows of another instance's bulk commit."""
+    last: dict[str, dict[Key, tuple[int, Doc | None]]] = {}
+    for version, table, key, text in rows:
+        last.setdefault(table, {})[decode_key(key)] = (version, None if text is None else orjson.loads(text))
+    return [FeedRun(table, list(found), [v for v, _ in found.values()], [d for _, d in found.values()])
+            for table, found in last.items()]
 
 
 def encode_key(key: Key) -> str:
@@ -198,7 +221,8 @@ class TenantReplica:
                 versions.update((key, version) for key in run.keys if versions.get(key, 0) <= version)
 
     def settled(self, pending: Pending) -> None:
-        """`pending` was written or refused: its rows no longer wait on it."""
+        """`pending` was written or refused (and then undone): its rows no longer wait on it,
+        and what it replaced is no longer needed for an undo."""
         for table, key, _ in pending.single_changes:
             waiting = self._unsettled[table]
             left = waiting.get(key, 0) - 1
@@ -208,6 +232,7 @@ class TenantReplica:
                 waiting.pop(key, None)
         if pending.run is not None:
             self._unsettled_runs = [run for run in self._unsettled_runs if run is not pending.run]
+            release_later(pending.run.old)  # the documents the run replaced, freed off the loop
 
     def undo(self, pending: Pending) -> None:
         """Put back what `pending` replaced, last change first."""
@@ -225,16 +250,33 @@ class TenantReplica:
             self._versions[table][key] = version
             self._newest_loaded = max(self._newest_loaded, version)
 
-    def apply_remote(self, version: int, table: str, key: Key, doc: Doc | None) -> None:
-        """A change from the feed: taken if newer than what this copy last confirmed."""
-        if table not in self._rows:
-            return
-        known = self._versions[table].get(key)
-        if known is not None and known >= version:
-            return  # ours, or older than what we hold
-        if doc is None and known is None and key not in self._rows[table]:
-            return
-        self.load(table, key, doc, version)
+    def apply_remote(self, runs: Sequence[FeedRun]) -> None:
+        """Changes from the feed (`feed_runs`): each row taken if newer than what this copy
+        last confirmed. One step per table, in C where the run allows: another instance's
+        bulk commit of 50,000 rows applies with a few dict updates, and listeners hear once."""
+        for run in runs:
+            if run.table not in self._rows:
+                continue
+            versions, rows = self._versions[run.table], self._rows[run.table]
+            known = list(map(versions.get, run.keys))
+            keys, got, docs = run.keys, run.versions, run.docs
+            newer = [was is None or was < version for was, version in zip(known, got, strict=True)]
+            if not all(newer):  # ours, or older than what we hold: left out
+                keys, got, docs = list(compress(keys, newer)), list(compress(got, newer)), list(compress(docs, newer))
+            if not keys:
+                continue
+            if None in docs:  # removals among them: row by row
+                for key, version, doc in zip(keys, got, docs, strict=True):
+                    if doc is not None or key in rows:
+                        self.load(run.table, key, doc, version)
+                continue
+            old = list(map(rows.get, keys))
+            rows.update(zip(keys, cast(list[Doc], docs), strict=True))
+            versions.update(zip(keys, got, strict=True))
+            self._newest_loaded = max(self._newest_loaded, max(got))
+            for listener in self._listeners:
+                listener(run.table, keys, old, docs)
+            release_later(old)  # the replaced documents, freed off the loop
 
     # -- internals ---------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, Final
 
@@ -32,7 +32,7 @@ from storage.postgres.attempts import PostgresAttemptCounter
 from storage.postgres.errors import DATABASE_ERRORS, database_errors
 from storage.postgres.files import PostgresFileStash
 from storage.postgres.limits import PostgresAttemptLimit
-from storage.postgres.replica import TenantReplica, decode_key
+from storage.postgres.replica import TenantReplica, decode_key, feed_runs
 from storage.postgres.schema import migrate
 from storage.postgres.writer import CHANNEL, TenantWriter
 from storage.tenants import TenantStore
@@ -46,13 +46,19 @@ PRUNE_SECONDS: Final = 3600.0  # how often an instance prunes the feed
 NOTICE_CLAIM_SECONDS: Final = 600.0  # an instance that stopped mid-send: its notices go to another after this
 COMMAND_TIMEOUT: Final = 30.0  # a statement that takes longer fails (and the change is refused)
 RECONNECT_PAUSES: Final = (0.5, 1.0, 2.0, 5.0, 10.0)
+# Work that makes tens of thousands of long-lived objects runs inside this (no argument).
+BulkWork = Callable[[], contextlib.AbstractContextManager[Any]]
+FEED_PAGE: Final = 2000  # feed rows fetched per round trip (beyond one page: decoded in a worker thread)
 
 
 class PostgresStore(TenantStore):
     """All tenants' devices in PostgreSQL, with an in-memory replica per tenant."""
 
-    def __init__(self, pool: asyncpg.Pool, url: str, instance: str, channel: str) -> None:
+    def __init__(self, pool: asyncpg.Pool, url: str, instance: str, channel: str,
+                 bulk_work: BulkWork = contextlib.nullcontext) -> None:
         super().__init__()
+        self._bulk_work = bulk_work
+        self._warming: set[asyncio.Task[None]] = set()
         self._pool = pool
         self._url = url
         self.instance = instance
@@ -202,21 +208,41 @@ class PostgresStore(TenantStore):
                     await self._reload(connection, replica)
                     continue
                 # This instance's own changes are in its copy already: only the others' are read
-                # (a bulk commit of ours is not fetched back), up to the newest of either.
+                # (a bulk commit of ours is not fetched back), up to the newest of either. In
+                # pages: another instance's bulk commit is 50,000 rows, decoded off the loop.
                 async with connection.transaction(isolation="repeatable_read", readonly=True):
                     newest = await connection.fetchval(
                         "SELECT max(version) FROM changes WHERE tenant_id = $1 AND version > $2",
                         tenant_id, replica.feed_position)
                     if newest is None:
                         continue
-                    rows = await connection.fetch(
+                    cursor = await connection.cursor(
                         "SELECT version, tbl, key, doc::text AS doc FROM changes WHERE tenant_id = $1 "
                         "AND version > $2 AND version <= $3 AND instance <> $4 ORDER BY version",
                         tenant_id, replica.feed_position, newest, self.instance)
-                for row in rows:
-                    doc = None if row["doc"] is None else orjson.loads(row["doc"])
-                    replica.apply_remote(row["version"], row["tbl"], decode_key(row["key"]), doc)
-                replica.feed_position = newest
+                    rows: list[tuple[int, str, str, str | None]] = []
+                    while page := await cursor.fetch(FEED_PAGE):
+                        rows += [(row[0], row[1], row[2], row[3]) for row in page]
+                if len(rows) <= FEED_PAGE:
+                    replica.apply_remote(feed_runs(rows))
+                    replica.feed_position = newest
+                    continue
+                with self._bulk_work():  # tens of thousands of new long-lived objects
+                    runs = await asyncio.to_thread(feed_runs, rows)
+                    # One synchronous step: a commit of another instance is seen whole, never in part.
+                    replica.apply_remote(runs)
+                    replica.feed_position = newest
+                self._warm_later(tenant_id)
+
+    def _warm_later(self, tenant_id: str) -> None:
+        """Decode the tenant's changed devices in the background (see `DeviceRepository.warm`)."""
+        async def warm() -> None:
+            with self._bulk_work():
+                await self.tenant(tenant_id).warm()
+
+        task = asyncio.get_running_loop().create_task(warm())
+        self._warming.add(task)
+        task.add_done_callback(self._warming.discard)
 
     async def _reload(self, connection: asyncpg.Connection, replica: TenantReplica) -> None:
         """The tenant as the database holds it now: for a copy behind the pruned feed."""
@@ -282,14 +308,18 @@ class PostgresStore(TenantStore):
         finally:
             if self._follow_task is not None:
                 self._follow_task.cancel()
+            for task in list(self._warming):
+                task.cancel()
             if self._listener is not None and not self._listener.is_closed():
                 await self._listener.close()
             await self._pool.close()
 
 
-async def open_postgres_store(url: str, *, instance: str | None = None) -> PostgresStore:
+async def open_postgres_store(url: str, *, instance: str | None = None,
+                              bulk_work: BulkWork = contextlib.nullcontext) -> PostgresStore:
     """Connect, migrate, load and follow. `StoreError` with what to do if the database
-    can't be reached or refuses."""
+    can't be reached or refuses. `bulk_work`: the context another instance's bulk change
+    is taken in (the service passes `bot.process.collector_paused`)."""
     instance = instance or uuid.uuid4().hex[:12]
     name = f"provisioning-bot {instance}"
     try:
@@ -305,7 +335,7 @@ async def open_postgres_store(url: str, *, instance: str | None = None) -> Postg
     except BaseException:
         await pool.close()
         raise
-    store = PostgresStore(pool, url, instance, f"{CHANNEL}_{schema}")
+    store = PostgresStore(pool, url, instance, f"{CHANNEL}_{schema}", bulk_work)
     try:
         await store.follow()
         await store.load()

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from bot.app import create_app
 from bot.chat import progress
 from bot.settings import Settings
 from provisioning.audit import Actor
@@ -165,3 +166,23 @@ async def test_code_all_issues_nothing_for_a_device_removed_or_coded_meanwhile(
     assert len(issued) == ROWS - 2
     assert service.get_device("local", mac(8)).code == coded.code  # not replaced by code all's
     assert mac(7) not in {d.mac for d in service.list_devices("local")}  # not brought back
+
+
+async def until(condition: Any, seconds: float = 30.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
+async def test_after_a_restart_the_first_list_all_does_not_hold_the_loop(
+        chat: ChatDriver, settings: Settings, aiohttp_client: Any, clock: Any) -> None:
+    await chat.services.service.add_devices("local", ADMIN, [(mac(i), f"Room {i}") for i in range(ROWS)])
+    await chat.client.close()  # the service stops...
+    again = ChatDriver(await aiohttp_client(await create_app(settings, clock=clock)), chat.connector,
+                       chat.service_url)  # ...and starts on the same store
+    repo = again.services.store.tenant("local")
+    # Started, it decodes the stored devices in the background, not in the first full read.
+    await until(lambda: repo.undecoded == 0)
+    replies, pinger = await watched(again, again.say("list all"))
+    assert f"{ROWS} devices" in json.dumps(cards_in(replies))
+    assert pinger.slowest < STALL_BOUND, f"list all after a restart held the loop {pinger.slowest * 1000:.0f} ms"

@@ -4,6 +4,7 @@ instance did, the other sees; every check-then-change holds across them."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
 import pytest
@@ -14,6 +15,9 @@ from provisioning.clock import FakeClock
 from storage.postgres import PostgresStore
 from tests.bot.chat import ChatDriver, cards_in, texts_in
 from tests.bot.connector import FakeConnector, serving
+from tests.bot.test_bulk import ROWS, STALL_BOUND, csv_rows, until, upload_body, watched
+from tests.bot.test_bulk import mac as bulk_mac
+from tests.outside import Outside, Pinger
 from tests.pg import fresh_schema
 
 MAC = "00-1A-2B-3C-4D-5E"
@@ -157,3 +161,22 @@ async def test_an_instance_recovers_by_itself_when_its_database_connections_come
         while a.services.service.list_devices("local") and \
                 "02-00-00-00-02-01" not in {d.mac for d in a.services.service.list_devices("local")}:
             await asyncio.sleep(0.05)
+
+
+async def test_another_instances_bulk_work_never_holds_this_ones_loop(pair: tuple[ChatDriver, ChatDriver]) -> None:
+    """Instance a uploads 20,000 devices and codes them all; b takes in both changes from
+    the feed (decoded off its loop, applied in one step, its devices decoded in the
+    background) while a client asks b's /healthz, then lists them at once."""
+    a, b = pair
+    repo_b = b.services.store.tenant("local")
+    pinger = Pinger(str(b.client.make_url("/healthz")))
+    async with Outside(pinger):
+        await a.send(upload_body(a, "big.csv", csv_rows(ROWS)))
+        await until(lambda: repo_b.undecoded == 0 and repo_b.get(bulk_mac(ROWS - 1)) is not None)
+        await a.say("code all")
+        await until(lambda: repo_b.undecoded == 0 and repo_b.get(bulk_mac(ROWS - 1)).code is not None)
+    assert pinger.count > 10
+    assert pinger.slowest < STALL_BOUND, f"b's loop was held {pinger.slowest * 1000:.0f} ms"
+    replies, listed = await watched(b, b.say("list all"))
+    assert f"{ROWS} devices" in json.dumps(cards_in(replies))
+    assert listed.slowest < STALL_BOUND, f"list all at b held its loop {listed.slowest * 1000:.0f} ms"
