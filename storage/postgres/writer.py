@@ -143,9 +143,8 @@ class TenantWriter:
             # and what they hold are not changed after staging.
             size = sum(len(p.changes) for p in batch)
             statements = await asyncio.to_thread(build) if size > BULK_ROWS else build()
-            if not await write_statements(statements, connection, self._tenant_id, self._instance):
+            if not await write_statements(statements, connection, self._tenant_id, self._instance, self._channel):
                 raise _Refused(0)
-            await connection.execute("SELECT pg_notify($1, $2)", self._channel, self._tenant_id)
         self.transactions += 1
         return list(zip(batch, versions, strict=True))
 
@@ -161,22 +160,21 @@ class TenantWriter:
                         rows = _Rows()
                         rows.add(pending, version, self._expected(pending, written_versions))
                         if not await write_statements(rows.statements(), connection, self._tenant_id,
-                                                      self._instance):
+                                                      self._instance, self._channel):
                             raise _Refused(index)
                         written.append((pending, version))
                         for table, key, doc in pending.changes:
                             written_versions[(table, key)] = None if doc is None else version
-                    await connection.execute("SELECT pg_notify($1, $2)", self._channel, self._tenant_id)
             except _Refused as refused:
                 return [], refused.index
         self.transactions += 1
         return written, None
 
     async def _begin(self, connection: asyncpg.Connection, count: int) -> list[int]:
-        """Take the tenant's lock and `count` versions: within a tenant they rise in commit order."""
-        await connection.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", self._tenant_id)
-        return [row[0] for row in await connection.fetch(
-            "SELECT nextval('change_versions') FROM generate_series(1, $1)", count)]
+        """Take the tenant's lock, then `count` versions (one round trip): within a tenant
+        they rise in commit order."""
+        versions: list[int] = await connection.fetchval(_BEGIN, self._tenant_id, count)
+        return versions
 
     def _expected(self, pending: Pending, written_versions: dict[tuple[str, Any], int | None]) -> list[int | None]:
         """The version each row of `pending` rests on (a CHAINED one resolved)."""
@@ -321,20 +319,21 @@ class _Statement:
         self.counts = counts
         self.arguments = arguments
 
-    async def write(self, connection: asyncpg.Connection, tenant_id: str, instance: str) -> bool:
+    async def write(self, connection: asyncpg.Connection, tenant_id: str, instance: str, channel: str) -> bool:
         """False (nothing kept, once the transaction is rolled back) if a row one rests on
         changed since it was read."""
         inserts, updates, deletes, feed, audit = self.arguments
-        row = await connection.fetchrow(_WRITE, tenant_id, inserts, updates, deletes, instance, feed, audit)
+        row = await connection.fetchrow(_WRITE, tenant_id, inserts, updates, deletes, instance, feed, audit, channel)
         assert row is not None
         return (row[0], row[1], row[2]) == self.counts
 
 
 async def write_statements(statements: Sequence[_Statement], connection: asyncpg.Connection, tenant_id: str,
-                           instance: str) -> bool:
-    """Every statement in turn; False at the first whose rows didn't all match."""
+                           instance: str, channel: str) -> bool:
+    """Every statement in turn; False at the first whose rows didn't all match. Each also
+    notifies the other instances (sent at commit, once per transaction; none if rolled back)."""
     for statement in statements:
-        if not await statement.write(connection, tenant_id, instance):
+        if not await statement.write(connection, tenant_id, instance, channel):
             return False
     return True
 
@@ -378,5 +377,12 @@ WITH ins AS (
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd), (SELECT count(*) FROM del),
-       (SELECT count(*) FROM feed), (SELECT count(*) FROM logged)
+       (SELECT count(*) FROM feed), (SELECT count(*) FROM logged), pg_notify($8, $1)
+"""
+
+# The tenant's lock, then the versions: the array is a subquery correlated with the lock's
+# row, so PostgreSQL can only draw the versions once the lock is held.
+_BEGIN: Final = """
+SELECT ARRAY(SELECT nextval('change_versions') FROM generate_series(1, $2) WHERE locked.held IS NOT NULL)
+FROM (SELECT pg_advisory_xact_lock(hashtextextended($1, 0))::text AS held) AS locked
 """
