@@ -57,6 +57,10 @@ class MemoryTenantRepository:
         docs = ((key, value) for (kind, key), value in self._records.items() if kind == OUTBOX_RECORD)
         return list(sorted_entries(docs, limit))
 
+    async def warm(self) -> int:
+        """Nothing to decode: devices are kept as they are."""
+        return 0
+
     async def prepare_save(self, devices: Sequence[Device]) -> PreparedSave:
         """Nothing to prepare: a commit here converts each device as it goes."""
         return PreparedSave(devices)

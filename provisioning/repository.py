@@ -111,6 +111,11 @@ class TenantRepository(Protocol):
     def pending_notices(self, limit: int) -> list[OutboxEntry]:
         """The oldest `limit` undelivered notices (`outbox` records), oldest first; see `outbox.py`."""
 
+    async def warm(self) -> int:
+        """Make every device ready to read (decoded) off the event loop, so that a full read
+        right after (`devices()`, or `get` of thousands) costs dict look-ups; how many were
+        made ready. Bulk work awaits it before its synchronous step."""
+
     async def prepare_save(self, devices: Sequence[Device]) -> PreparedSave:
         """Work out, off the event loop, what saving these devices takes (their documents,
         checked), so a later `commit(save=...)` of them (or of a subset: `only`) applies

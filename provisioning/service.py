@@ -196,6 +196,7 @@ class ProvisioningService:
         repo = self._tenant(tenant_id)
         plan = await asyncio.to_thread(_read_rows, tenant_id, actor.name, rows, now, progress)
         prepared = await repo.prepare_save(plan.devices)
+        await repo.warm()  # the devices already there, decoded off the loop for the report
         # -- from here to the commit, no await: checked against the state committed to --
         present = {mac: repo.get(mac) for mac in repo.held([mac for _, mac in plan.indexes])}
         located = {mac: repo.get(mac) for mac in repo.held([mac for _, mac in plan.bad_locations])}
@@ -250,6 +251,7 @@ class ProvisioningService:
         """
         now = self._clock.now()
         repo = self._tenant(tenant_id)
+        await repo.warm()  # then reading them all is a copy of a list, not 50,000 decodes
         inventory = repo.devices()  # a new list of immutable devices: safe to hand to a thread
         due, issued = await asyncio.to_thread(self._codes_for, inventory, now, actor, progress)
         if not due:

@@ -100,6 +100,17 @@ class TenantStore:
             for key, held in elsewhere:
                 index[key] = ({held} if isinstance(held, str) else held) | {tenant_id}
             return
+        if None not in olds and news.count(None) == len(news):
+            # Only MACs gone (a bulk add undone): most were this tenant's alone.
+            for key in keys:
+                holders = index.get(key)
+                if holders == tenant_id:
+                    del index[key]
+                elif isinstance(holders, set):
+                    holders.discard(tenant_id)
+                    if not holders:
+                        del index[key]
+            return
         for key, old, new in zip(keys, olds, news, strict=True):
             if (old is None) == (new is None):
                 continue

@@ -238,8 +238,20 @@ class TenantReplica:
         """Put back what `pending` replaced, last change first."""
         run = pending.run
         if run is not None:
-            self._apply(list(zip([run.table] * len(run.keys), run.keys, run.old, strict=True)))
+            self._undo_run(run)
         self._apply(list(reversed(pending.undo)))
+
+    def _undo_run(self, run: BulkRun) -> None:
+        """Put back what a bulk run replaced (its rows' old docs; rows it added go)."""
+        rows = self._rows[run.table]
+        current = list(map(rows.get, run.keys))
+        pop = rows.pop
+        for key, old in zip(run.keys, run.old, strict=True):
+            if old is None:
+                pop(key, None)
+        rows.update((key, old) for key, old in zip(run.keys, run.old, strict=True) if old is not None)
+        for listener in self._listeners:
+            listener(run.table, run.keys, current, run.old)
 
     def load(self, table: str, key: Key, doc: Doc | None, version: int | None) -> None:
         """Set a row as the database holds it (at open, or re-read after a conflict)."""
@@ -257,26 +269,31 @@ class TenantReplica:
         for run in runs:
             if run.table not in self._rows:
                 continue
-            versions, rows = self._versions[run.table], self._rows[run.table]
-            known = list(map(versions.get, run.keys))
-            keys, got, docs = run.keys, run.versions, run.docs
-            newer = [was is None or was < version for was, version in zip(known, got, strict=True)]
+            known = list(map(self._versions[run.table].get, run.keys))
+            newer = [was is None or was < version for was, version in zip(known, run.versions, strict=True)]
             if not all(newer):  # ours, or older than what we hold: left out
-                keys, got, docs = list(compress(keys, newer)), list(compress(got, newer)), list(compress(docs, newer))
-            if not keys:
-                continue
-            if None in docs:  # removals among them: row by row
-                for key, version, doc in zip(keys, got, docs, strict=True):
-                    if doc is not None or key in rows:
-                        self.load(run.table, key, doc, version)
-                continue
-            old = list(map(rows.get, keys))
-            rows.update(zip(keys, cast(list[Doc], docs), strict=True))
-            versions.update(zip(keys, got, strict=True))
-            self._newest_loaded = max(self._newest_loaded, max(got))
-            for listener in self._listeners:
-                listener(run.table, keys, old, docs)
-            release_later(old)  # the replaced documents, freed off the loop
+                run = FeedRun(run.table, list(compress(run.keys, newer)), list(compress(run.versions, newer)),
+                              list(compress(run.docs, newer)))
+            self.load_run(run)
+
+    def load_run(self, run: FeedRun) -> None:
+        """Set rows as the database holds them (`load` for many: a doc of None is a row the
+        database doesn't have, its version then unused). In C steps unless rows go."""
+        if run.table not in self._rows or not run.keys:
+            return
+        versions, rows = self._versions[run.table], self._rows[run.table]
+        if None in run.docs:  # removals among them: row by row
+            for key, version, doc in zip(run.keys, run.versions, run.docs, strict=True):
+                if doc is not None or key in rows:
+                    self.load(run.table, key, doc, version)
+            return
+        old = list(map(rows.get, run.keys))
+        rows.update(zip(run.keys, cast(list[Doc], run.docs), strict=True))
+        versions.update(zip(run.keys, run.versions, strict=True))
+        self._newest_loaded = max(self._newest_loaded, max(run.versions))
+        for listener in self._listeners:
+            listener(run.table, run.keys, old, run.docs)
+        release_later(old)  # the replaced documents, freed off the loop
 
     # -- internals ---------------------------------------------------------------------------
 

@@ -73,7 +73,8 @@ class PostgresStore(TenantStore):
 
     def _new_tenant(self, tenant_id: str) -> TenantReplica:
         replica = TenantReplica(tenant_id, TABLES, lambda pending: self._writer(tenant_id).submit(pending))
-        self._writers[tenant_id] = TenantWriter(replica, self._pool, self.instance, self._channel)
+        self._writers[tenant_id] = TenantWriter(replica, self._pool, self.instance, self._channel,
+                                                self._bulk_work, lambda: self._warm_later(tenant_id))
         return replica
 
     def _writer(self, tenant_id: str) -> TenantWriter:

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Final
 
 import asyncpg
@@ -33,7 +34,7 @@ import orjson
 from provisioning.repository import ConcurrentChange
 from storage.errors import StoreClosed
 from storage.postgres.errors import DATABASE_ERRORS, unavailable
-from storage.postgres.replica import CHAINED, BulkRun, Pending, TenantReplica, decode_key, encode_key
+from storage.postgres.replica import CHAINED, BulkRun, FeedRun, Pending, TenantReplica, decode_key, encode_key
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ CHANNEL: Final = "provisioning_changes"  # + the schema's name: one feed per sch
 MAX_BATCH: Final = 500  # commits per transaction
 BULK_ROWS: Final = 2000  # rows in a batch beyond which they are gathered in a worker thread
 STATEMENT_ROWS: Final = 2000  # rows per statement
+READ_PAGE: Final = 2000  # rows per round trip when re-reading after a refusal
 
 
 class _Refused(Exception):
@@ -54,8 +56,14 @@ class _Refused(Exception):
 class TenantWriter:
     """The durable writes of one tenant's replica."""
 
-    def __init__(self, replica: TenantReplica, pool: asyncpg.Pool, instance: str, channel: str) -> None:
+    def __init__(self, replica: TenantReplica, pool: asyncpg.Pool, instance: str, channel: str,
+                 bulk_work: Callable[[], AbstractContextManager[Any]] = nullcontext,
+                 after_bulk_load: Callable[[], None] = lambda: None) -> None:
+        """`bulk_work`: the context a re-read of many rows runs in; `after_bulk_load`: told
+        when one is done (the store then decodes the tenant's devices in the background)."""
         assert replica.tenant_id is not None
+        self._bulk_work = bulk_work
+        self._after_bulk_load = after_bulk_load
         self._replica = replica
         self._tenant_id: str = replica.tenant_id
         self._pool = pool
@@ -158,8 +166,14 @@ class TenantWriter:
                     versions = await self._begin(connection, len(batch))
                     for index, (pending, version) in enumerate(zip(batch, versions, strict=True)):
                         rows = _Rows()
-                        rows.add(pending, version, self._expected(pending, written_versions))
-                        if not await write_statements(rows.statements(), connection, self._tenant_id,
+                        expected = self._expected(pending, written_versions)
+                        if len(pending.changes) > BULK_ROWS:  # a bulk commit's rows: off the loop
+                            await asyncio.to_thread(rows.add, pending, version, expected)
+                            statements = await asyncio.to_thread(rows.statements)
+                        else:
+                            rows.add(pending, version, expected)
+                            statements = rows.statements()
+                        if not await write_statements(statements, connection, self._tenant_id,
                                                       self._instance, self._channel):
                             raise _Refused(index)
                         written.append((pending, version))
@@ -223,25 +237,50 @@ class TenantWriter:
                 pending.future.exception()  # retrieved, so an abandoned waiter logs nothing
 
     async def _reread(self, pendings: Sequence[Pending]) -> None:
-        """Re-read the rows refused commits touched, so the next attempt sees what won."""
-        keys = {(table, key) for p in pendings for table, key, _ in p.changes}
+        """Re-read the rows refused commits touched, so the next attempt sees what won. The
+        rows of a refused bulk commit (tens of thousands) are asked for and decoded off the
+        loop, read in pages, and set in one step per table."""
+        changes = [pending.changes for pending in pendings]
+        many = sum(map(len, changes)) > BULK_ROWS
+
+        def asked() -> tuple[list[tuple[str, Any]], str]:
+            keys = list(dict.fromkeys((table, key) for each in changes for table, key, _ in each))
+            return keys, orjson.dumps([[table, encode_key(key)] for table, key in keys]).decode()
+
+        keys, argument = await asyncio.to_thread(asked) if many else asked()
+        rows: list[tuple[str, str, str, int]] = []
         try:
-            async with self._pool.acquire() as connection:
-                rows = await connection.fetch(
-                    "SELECT tbl, key, doc::text AS doc, version FROM documents WHERE tenant_id = $1 "
-                    "AND (tbl, key) IN (SELECT * FROM unnest($2::text[], $3::text[]))",
-                    self._tenant_id, [t for t, _ in keys], [encode_key(k) for _, k in keys])
+            async with self._pool.acquire() as connection, connection.transaction(readonly=True):
+                cursor = await connection.cursor(
+                    "SELECT tbl, key, doc::text, version FROM documents WHERE tenant_id = $1 "
+                    "AND (tbl, key) IN (SELECT r->>0, r->>1 FROM jsonb_array_elements($2::jsonb) AS r)",
+                    self._tenant_id, argument)
+                while page := await cursor.fetch(READ_PAGE):
+                    rows += [(row[0], row[1], row[2], row[3]) for row in page]
         except DATABASE_ERRORS as error:
             log.warning("could not re-read %d rows of tenant %s after a conflict: %r", len(keys), self._tenant_id,
                         error)
             return
-        found = {(row["tbl"], decode_key(row["key"])): row for row in rows}
-        for table, key in keys:
-            row = found.get((table, key))
-            if row is None:
-                self._replica.load(table, key, None, None)
-            else:
-                self._replica.load(table, key, orjson.loads(row["doc"]), row["version"])
+
+        def runs() -> list[FeedRun]:
+            found = {(table, decode_key(key)): (version, text) for table, key, text, version in rows}
+            by_table: dict[str, FeedRun] = {}
+            for table, key in keys:
+                version, text = found.get((table, key), (0, None))  # not there: removed (version unused)
+                run = by_table.setdefault(table, FeedRun(table, [], [], []))
+                run.keys.append(key)
+                run.versions.append(version)
+                run.docs.append(None if text is None else orjson.loads(text))
+            return list(by_table.values())
+
+        if not many:
+            for run in runs():
+                self._replica.load_run(run)
+            return
+        with self._bulk_work():  # tens of thousands of new long-lived objects
+            for run in await asyncio.to_thread(runs):
+                self._replica.load_run(run)
+        self._after_bulk_load()
 
     async def close(self) -> None:
         """Write what is queued, then refuse more."""

@@ -185,3 +185,19 @@ async def test_another_instances_bulk_work_never_holds_this_ones_loop(pair: tupl
     replies, listed = await watched(b, b.say("list all"))
     assert f"{ROWS} devices" in json.dumps(cards_in(replies))
     assert listed.slowest < STALL_BOUND, f"list all at b held its loop {listed.slowest * 1000:.0f} ms"
+
+
+async def test_two_instances_uploading_the_same_devices_at_once_add_each_once_without_holding_the_loop(
+        pair: tuple[ChatDriver, ChatDriver]) -> None:
+    """One upload's bulk commit wins; the other is refused in the database, undone, its
+    rows re-read (off the loop) and retried, and reports them all already present."""
+    a, b = pair
+    data = csv_rows(ROWS)
+    pinger = Pinger(str(a.client.make_url("/healthz")))
+    async with Outside(pinger):
+        await asyncio.gather(a.send(upload_body(a, "one.csv", data)), b.send(upload_body(b, "two.csv", data)))
+    events = await a.services.store.read_audit("local", limit=10)
+    assert sum(e["detail"]["count"] for e in events if e["action"] == "devices.added") == ROWS
+    await synced(a, b)
+    assert len(a.services.service.list_devices("local")) == len(b.services.service.list_devices("local")) == ROWS
+    assert pinger.slowest < STALL_BOUND, f"the loop was held {pinger.slowest * 1000:.0f} ms"

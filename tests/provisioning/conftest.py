@@ -137,6 +137,9 @@ class _RecordingTenant:
     def pending_notices(self, limit: int) -> list[OutboxEntry]:
         return self._inner.pending_notices(limit)
 
+    async def warm(self) -> int:
+        return await self._inner.warm()
+
     async def prepare_save(self, devices: Sequence[Device]) -> PreparedSave:
         return await self._inner.prepare_save(devices)
 

@@ -123,3 +123,19 @@ async def test_a_bulk_run_the_database_refuses_is_undone_here_to_what_was_before
             assert {doc["location"] for doc in (await database_rows(url, "t1")).values()} == {"Room 1"}
         finally:
             await store.close()
+
+
+async def test_a_bulk_add_the_database_refuses_leaves_no_device_behind() -> None:
+    async with fresh_schema() as url:
+        store = await open_postgres_store(url)
+        try:
+            repo = store.tenant("t1")
+            await repo.commit(save=[device("t1", 0, "Lobby")])
+            added = [device("t1", n, "Room\x00" if n == 5 else "Annex") for n in range(1, ROWS)]
+            with pytest.raises(StoreError):
+                await repo.commit(save=await repo.prepare_save(added))
+            assert repo.devices() == [device("t1", 0, "Lobby")]
+            assert store.tenants_with_mac(mac(7)) == [] and store.tenants_with_mac(mac(0)) == ["t1"]
+            assert list(await database_rows(url, "t1")) == [mac(0)]
+        finally:
+            await store.close()
