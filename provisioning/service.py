@@ -9,6 +9,7 @@ What a device itself asks (provision, token polls, factory reset) is `device_ser
 from __future__ import annotations
 
 import asyncio
+import heapq
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 LOCATION_MAX_LENGTH = 128
 CONVERSATION_RECORD = "conversation"  # where to tell the admin about a device (by MAC, or "latest")
 TENANT_NAME_MAX_LENGTH = 256
+SORT_CHUNK = 5_000  # devices per chunk of a sort off the loop (see `_by_location`)
 SORT_ON_LOOP_MAX = 2_000  # up to this many devices sort on the loop (~2 ms); more in a worker thread
 
 
@@ -514,8 +516,20 @@ def _already_there(device: Device) -> str:
     return f"{device.mac} is already in {device.state.label}{where}."
 
 
+def _location_key(device: Device) -> tuple[str, str, str]:
+    return (device.location.casefold(), device.location, device.mac)
+
+
 def _by_location(devices: Any) -> list[Device]:
-    return sorted(devices, key=lambda d: (d.location.casefold(), d.location, d.mac))
+    """Sorted by location, then MAC. Many are sorted in chunks and merged: `sorted`'s
+    comparisons run in one C call that holds the GIL (~30 ms for 50,000 devices, even in a
+    worker thread); chunks and a Python-level merge let the event loop in between."""
+    devices = list(devices)
+    if len(devices) <= SORT_CHUNK:
+        return sorted(devices, key=_location_key)
+    chunks = [sorted(devices[start:start + SORT_CHUNK], key=_location_key)
+              for start in range(0, len(devices), SORT_CHUNK)]
+    return list(heapq.merge(*chunks, key=_location_key))
 
 
 async def _sorted(devices: Sequence[Device]) -> list[Device]:

@@ -98,13 +98,17 @@ class Files(Feature):
                            "Add devices with `add` or `upload` first.")
             return
         now = self._clock.now()
-        without_code = sum(1 for d in devices
-                           if d.state is DeviceState.WAITING_ON_ACTIVATION and not d.has_usable_code(now))
+
+        def made() -> tuple[bytes, int]:  # thousands of rows: off the event loop
+            without_code = sum(1 for d in devices
+                               if d.state is DeviceState.WAITING_ON_ACTIVATION and not d.has_usable_code(now))
+            return export_csv(devices, now), without_code
+
+        content, without_code = await asyncio.to_thread(made)
         if without_code:
             await turn.say(f"{without_code} device(s) waiting on activation have no valid verification code, so "
                            "their code cell is empty. Type `code all` first if the technician needs them.")
         name = f"Provisioning_{tab}_{now:%Y%m%d-%H%M}.csv"
-        content = await asyncio.to_thread(export_csv, devices, now)  # thousands of rows: off the event loop
         await self._desk.deliver(turn, FileOffer(
             name, content, f"Technician file: {label}",
             f"{len(devices)} device(s) with MAC id, location, verification code and its expiry (UTC)."))

@@ -13,6 +13,11 @@ is kept current two ways:
   in commit order and replace what this copy holds, if newer.
 
 `version(table, key)` is the version of the row as last confirmed by the database.
+
+Bulk work (50,000 rows: an upload, `code all`, another instance's bulk commit, a refused
+one re-read) goes through in whole-run steps (`BulkRun`, `FeedRun`): dict updates and
+look-ups over all the rows at once, listeners told once per table, no Python step per row
+on the event loop where it can be helped.
 """
 from __future__ import annotations
 
@@ -67,7 +72,8 @@ class Pending:
 
 @dataclass
 class FeedRun:
-    """Rows of one table from the change feed, the last change of each (see `feed_runs`)."""
+    """Rows of one table as the database holds them, from the change feed (`feed_runs`: the
+    last change of each) or re-read after a refusal; a doc of None: the row is gone."""
 
     table: str
     keys: list[Key]

@@ -132,6 +132,17 @@ async def test_list_devices_sorted_by_location_then_mac_and_counts(
     }
 
 
+async def test_many_devices_sort_by_location_then_mac_in_chunks_alike(service: ProvisioningService) -> None:
+    # More than one sort chunk, locations in no order, case mixed: one order throughout.
+    rows = [(f"02-00-00-{i >> 16 & 0xFF:02X}-{i >> 8 & 0xFF:02X}-{i & 0xFF:02X}",
+             f"{'Room' if i % 2 else 'room'} {(i * 7919) % 97}") for i in range(12_000)]
+    await service.add_devices(TENANT, ADMIN, rows)
+    found = await service.sorted_devices(TENANT)
+    assert len(found) == 12_000
+    keys = [(d.location.casefold(), d.location, d.mac) for d in found]
+    assert keys == sorted(keys)
+
+
 async def test_issue_code_gives_12_digits_valid_24_hours(service: ProvisioningService, clock: FakeClock) -> None:
     await service.add_device(TENANT, ADMIN, MAC, "Room")
     device = await service.issue_code(TENANT, ADMIN, MAC)
