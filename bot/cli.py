@@ -56,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     teams.add_argument("--public-url", help="the https base URL the bot is reached at (default: $PUBLIC_URL)")
     teams.add_argument("--name", default=package.DEFAULT_NAME,
                        help=f"the app's name in Teams, up to 30 characters (default: {package.DEFAULT_NAME})")
+    teams.add_argument("--app-version", help="the app's version, MAJOR.MINOR.PATCH; raise it for each package "
+                       "uploaded to replace the last one (default: the installed provisioning-bot's)")
     teams.add_argument("--out", type=Path, default=Path(package.DEFAULT_OUT),
                        help=f"the zip to write; an existing file is replaced (default: {package.DEFAULT_OUT})")
     move = commands.add_parser("migrate-store", help="copy every tenant of a TinyDB data directory into PostgreSQL")
@@ -80,13 +82,14 @@ def run_teams_package(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             app_id=package.check_app_id(*_option(args.app_id, "--app-id", env, "MicrosoftAppId")),
             public_url=package.check_public_url(*_option(args.public_url, "--public-url", env, "PUBLIC_URL")),
             name=package.check_name(args.name),
+            version=package.check_version(args.app_version),
         )
         out = package.check_out(args.out)
         package.write_package(package.package_files(app, Menu(FEATURES)), out)
     except package.PackageError as error:
         print(f"provisioning-bot teams-package: {error}", file=sys.stderr)
         return 2
-    print(f"Wrote {out}: the Teams app for bot {app.app_id} at {app.public_url}.")
+    print(f"Wrote {out}: the Teams app for bot {app.app_id} at {app.public_url}, version {app.version}.")
     print("Upload it in Teams: Apps > Manage your apps > Upload an app > Upload a custom app, "
           "or for the whole tenant in the Teams admin center: Teams apps > Manage apps > Upload new app.")
     return 0

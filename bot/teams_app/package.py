@@ -28,6 +28,8 @@ __all__ = ["DEFAULT_NAME", "DEFAULT_OUT", "AppDetails", "PackageError", "check_a
 DEFAULT_OUT = "provisioning-bot-teams.zip"
 MAX_SHORT_NAME = 30
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+# Teams' manifest schema: "version" is three dot-separated numbers without leading zeros.
+_VERSION = re.compile(r"(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})")
 _HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same inputs give the same zip
 
@@ -41,6 +43,7 @@ class AppDetails:
     app_id: str
     public_url: str  # https, no slash at the end
     name: str
+    version: str = ""  # the manifest's version; empty: the installed provisioning-bot's
 
 
 def check_app_id(value: str, source: str) -> str:
@@ -77,6 +80,17 @@ def _url_problem(text: str) -> str | None:
     return None
 
 
+def check_version(value: str | None) -> str:
+    """The manifest version to write: MAJOR.MINOR.PATCH, as Teams' schema requires (Teams
+    takes an uploaded package as an update only if its version is higher)."""
+    if value is None:
+        return app_version()
+    text = value.strip()
+    if not _VERSION.fullmatch(text):
+        raise PackageError(f"--app-version: must be MAJOR.MINOR.PATCH numbers such as 1.4.0, not {_shown(value)}")
+    return text
+
+
 def check_name(value: str) -> str:
     text = value.strip()
     if not text or len(text) > MAX_SHORT_NAME or any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
@@ -100,7 +114,7 @@ def check_out(path: Path) -> Path:
 def package_files(app: AppDetails, menu: Menu) -> dict[str, bytes]:
     """The zip's entries: the manifest and both icons."""
     manifest = build_manifest(app_id=app.app_id, public_url=app.public_url, name=app.name,
-                              version=app_version(), menu=menu)
+                              version=app.version or app_version(), menu=menu)
     return {
         "manifest.json": (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
         COLOR_ICON: icons.color_icon(),

@@ -109,6 +109,15 @@ def test_urls_and_domain_come_from_the_public_url(tmp_path: Path) -> None:
     assert manifest["validDomains"] == ["bot.contoso.com"]
 
 
+def test_the_app_version_option_versions_the_package_for_an_update(tmp_path: Path) -> None:
+    # Teams replaces an uploaded app only with a package of a higher version.
+    manifest = make_package(tmp_path, "--app-version", "2.10.0")
+    assert manifest["version"] == "2.10.0"
+    valid, report = check_manifest(manifest)
+    assert valid, report
+    assert make_package(tmp_path)["version"] == package.app_version()
+
+
 def test_the_name_option_names_the_app(tmp_path: Path) -> None:
     manifest = make_package(tmp_path, "--name", "Contoso Devices")
     assert manifest["name"] == {"short": "Contoso Devices", "full": "Contoso Devices for Teams Android devices"}
@@ -199,6 +208,9 @@ BAD_INPUTS = [
     (["--public-url", "https://bot.contoso.com/?x=1"], "--public-url: must be a base URL"),
     (["--public-url", "https://bot contoso.com"], "--public-url: must be a URL without spaces"),
     (["--name", ""], "--name: the app name must be 1 to 30 characters"),
+    (["--app-version", "1.2"], "--app-version: must be MAJOR.MINOR.PATCH numbers such as 1.4.0, not '1.2'"),
+    (["--app-version", "1.02.0"], "--app-version: must be MAJOR.MINOR.PATCH"),
+    (["--app-version", "v1.2.3"], "--app-version: must be MAJOR.MINOR.PATCH"),
     (["--name", "A name much longer than thirty characters"], "--name: the app name must be 1 to 30"),
 ]
 
