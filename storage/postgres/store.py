@@ -19,7 +19,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, Final
 
@@ -34,7 +34,7 @@ from storage.postgres.files import PostgresFileStash
 from storage.postgres.limits import PostgresAttemptLimit
 from storage.postgres.replica import TenantReplica, decode_key, feed_runs
 from storage.postgres.schema import migrate
-from storage.postgres.writer import CHANNEL, TenantWriter
+from storage.postgres.writer import CHANNEL, BulkWork, TenantWriter
 from storage.tenants import TenantStore
 
 log = logging.getLogger(__name__)
@@ -46,8 +46,6 @@ PRUNE_SECONDS: Final = 3600.0  # how often an instance prunes the feed
 NOTICE_CLAIM_SECONDS: Final = 600.0  # an instance that stopped mid-send: its notices go to another after this
 COMMAND_TIMEOUT: Final = 30.0  # a statement that takes longer fails (and the change is refused)
 RECONNECT_PAUSES: Final = (0.5, 1.0, 2.0, 5.0, 10.0)
-# Work that makes tens of thousands of long-lived objects runs inside this (no argument).
-BulkWork = Callable[[], contextlib.AbstractContextManager[Any]]
 FEED_PAGE: Final = 2000  # feed rows fetched per round trip (beyond one page: decoded in a worker thread)
 
 
