@@ -21,6 +21,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import timedelta
+from itertools import compress
 from typing import Any, Final
 
 import asyncpg
@@ -32,7 +33,7 @@ from storage.postgres.attempts import PostgresAttemptCounter
 from storage.postgres.errors import DATABASE_ERRORS, database_errors
 from storage.postgres.files import PostgresFileStash
 from storage.postgres.limits import PostgresAttemptLimit
-from storage.postgres.replica import TenantReplica, decode_key, feed_runs
+from storage.postgres.replica import FeedRun, TenantReplica, feed_runs
 from storage.postgres.schema import migrate
 from storage.postgres.writer import CHANNEL, BulkWork, TenantWriter
 from storage.tenants import TenantStore
@@ -142,13 +143,13 @@ class PostgresStore(TenantStore):
                                                                                readonly=True):
             rows = await connection.fetch("SELECT tenant_id, tbl, key, doc::text AS doc, version FROM documents")
             positions = await connection.fetch("SELECT tenant_id, max(version) AS at FROM changes GROUP BY tenant_id")
-        by_tenant: dict[str, list[asyncpg.Record]] = defaultdict(list)
+        by_tenant: dict[str, list[tuple[int, str, str, str | None]]] = defaultdict(list)
         for row in rows:
-            by_tenant[row["tenant_id"]].append(row)
+            by_tenant[row["tenant_id"]].append((row["version"], row["tbl"], row["key"], row["doc"]))
         for tenant_id, tenant_rows in by_tenant.items():
             replica = self.replica(tenant_id)
-            for row in tenant_rows:
-                replica.load(row["tbl"], decode_key(row["key"]), orjson.loads(row["doc"]), row["version"])
+            for run in feed_runs(tenant_rows):  # one step per table, not per row
+                replica.load_run(run)
         for row in positions:
             self.replica(row["tenant_id"]).feed_position = row["at"]
 
@@ -250,17 +251,24 @@ class PostgresStore(TenantStore):
         async with connection.transaction(isolation="repeatable_read", readonly=True):
             rows = await connection.fetch(
                 "SELECT tbl, key, doc::text AS doc, version FROM documents WHERE tenant_id = $1", replica.tenant_id)
+            # (tbl, key, doc, version) rows
             position = await connection.fetchval(
                 "SELECT coalesce(max(version), 0) FROM changes WHERE tenant_id = $1", replica.tenant_id)
-        found = {(row["tbl"], decode_key(row["key"])): row for row in rows}
-        for table in (spec.name for spec in TABLES):
-            for key in replica.keys(table):
-                if (table, key) not in found and not replica.is_unsettled(table, key):
-                    replica.load(table, key, None, None)
-        for (table, key), row in found.items():
-            if not replica.is_unsettled(table, key):
-                replica.load(table, key, orjson.loads(row["doc"]), row["version"])
-        replica.feed_position = position
+        with self._bulk_work():  # the whole tenant anew: decoded off the loop
+            runs = await asyncio.to_thread(feed_runs, [(row[3], row[0], row[1], row[2]) for row in rows])
+            held = {run.table: set(run.keys) for run in runs}
+            for table in (spec.name for spec in TABLES):  # rows the database no longer has
+                gone = [key for key in replica.keys(table) if key not in held.get(table, ())]
+                runs.append(FeedRun(table, gone, [0] * len(gone), [None] * len(gone)))
+            for run in runs:
+                waiting = replica.unsettled_of(run.table, set(run.keys))  # local commits decide those
+                if waiting:
+                    keep = [key not in waiting for key in run.keys]
+                    run = FeedRun(run.table, list(compress(run.keys, keep)), list(compress(run.versions, keep)),
+                                  list(compress(run.docs, keep)))
+                replica.load_run(run)
+            replica.feed_position = position
+        self._warm_later(replica.tenant_id)
 
     async def prune_feed(self) -> None:
         """Drop feed entries older than `FEED_KEPT` (any instance may; they are not the data)."""
