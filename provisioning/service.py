@@ -132,7 +132,9 @@ class ProvisioningService:
         """`list_devices` for the chat: the devices of these states (or all), sorted by
         location then MAC, the sort in a worker thread when the inventory is large (sorting
         50,000 devices takes ~0.1 s, too long to hold the event loop per request)."""
-        found = self._tenant(tenant_id).devices()
+        repo = self._tenant(tenant_id)
+        await repo.warm()  # right after a start, the devices are decoded off the loop
+        found = repo.devices()
         if states is not None:
             wanted = frozenset(states)
             found = [d for d in found if d.state in wanted]
@@ -141,7 +143,9 @@ class ProvisioningService:
     async def sorted_valid_codes(self, tenant_id: str) -> list[Device]:
         """`valid_codes`, sorted off the event loop when there are many."""
         now = self._clock.now()
-        return await _sorted([d for d in self._tenant(tenant_id).devices() if d.has_usable_code(now)])
+        repo = self._tenant(tenant_id)
+        await repo.warm()
+        return await _sorted([d for d in repo.devices() if d.has_usable_code(now)])
 
     def counts(self, tenant_id: str) -> dict[DeviceState, int]:
         """How many devices are in each state (every state present, zeros included)."""

@@ -108,15 +108,16 @@ class Inventory(Feature):
         await self.show_list(turn, submission.choice("tab", a.TABS), submission.page())
 
     async def show_list(self, turn: ChatTurn, tab: str | None, page: int) -> None:
-        counts = self._service.counts(turn.tenant_id)
         now = self._clock.now()
         per_page = cards.DEVICE_ROWS_PER_PAGE
         if tab is None:
             waiting = await self._service.sorted_devices(turn.tenant_id, TAB_STATES[a.TAB_WAITING])
+            counts = self._service.counts(turn.tenant_id)  # after the await: as the list shows them
             await turn.show(cards.summary_card(counts, waiting[:per_page], now, new_card_id(),
                                                page_count(len(waiting), per_page), reveal_codes=turn.is_private))
             return
         devices = await self._service.sorted_devices(turn.tenant_id, TAB_STATES[tab])
+        counts = self._service.counts(turn.tenant_id)
         pages = page_count(len(devices), per_page)
         if page > pages:
             raise Refused(f"There is no page {page}: the list has {pages} page(s). "
