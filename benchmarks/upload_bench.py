@@ -9,9 +9,9 @@ to the connector, as in Teams). For each case it prints the median over the runs
 - total turn: POST sent -> HTTP response (what the connector's 15 s reply window sees;
   the summary card has been delivered by then).
 
-- stall: the longest `/healthz` answer while the work runs (another client, in a thread
-  with its own event loop, asks it back to back: `tests/outside.py`), i.e. how long any
-  other request waited on the event loop.
+- stall: the longest `/healthz` answer while the work runs (another process asks it back
+  to back: `benchmarks/outside_clients.py`), i.e. how long any other request waited on
+  the event loop.
 
 Cases: 10,000 new devices into an empty tenant; the same file again (all already
 present); 10,000 invalid rows (report + rejected-rows file); 50,000 new devices (the
@@ -22,10 +22,10 @@ The service's start-up tuning (`bot.process.tune_garbage_collector`, `tune_threa
 is applied, as `provisioning-bot serve` does. Goals (issue 11): 50,000-row upload < 10 s, code all for
 50,000 < 10 s, export of 50,000 < 5 s, every stall < 100 ms.
 
-- devices: a light device load meanwhile, as the field sees it: 20 requests a second,
-  alternately a provisioned device asking `GET /api/devices/me` and a technician entering a
-  code (`POST /api/devices/provision`) for a device of another tenant; p99 and worst of
-  each while the work runs. (A device of the tenant being bulk-changed waits for the bulk
+- devices: a light device load meanwhile, from that same process, as the field sees it:
+  20 requests a second, alternately a provisioned device asking `GET /api/devices/me` and
+  a technician entering a code (`POST /api/devices/provision`) for a device of another
+  tenant; p50, p99 and worst of each while the work runs. (A device of the tenant being bulk-changed waits for the bulk
   change to be durable before its own change is: that is durability, not the loop.)
 
 `--postgres` runs the same on the PostgreSQL store (`TEST_DATABASE_URL`, else the local
@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import itertools
 import json
 import logging
 import statistics
@@ -59,7 +58,6 @@ from bot.app import SERVICES, create_app  # noqa: E402
 from bot.process import tune_garbage_collector, tune_thread_switching  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from provisioning.audit import Actor  # noqa: E402
-from tests.outside import Outside, Pinger  # noqa: E402
 from tests.pg import fresh_schema  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "fixtures" / "activities" / "emulator_message.json"
@@ -108,74 +106,73 @@ FIELD_TENANT = "field-tenant"  # the devices of the light load: another tenant t
 DEVICE = {"model": "T55A", "manufacturer": "Yealink", "firmware_version": "58.15.0.124"}
 
 
-class DeviceLoad:
-    """A light device load while work runs (an `Outside` client): every 50 ms one request,
-    alternately a provisioned device's `GET /me` and a technician's provision of a coded
-    device; the time of each."""
+class FieldDevices:
+    """Devices of `FIELD_TENANT` for the light device load: coded ones, and a few provisioned
+    (their device tokens)."""
 
-    def __init__(self, bot_url: str, tokens: list[str], codes: list[tuple[str, str]]) -> None:
-        self.url = f"{bot_url}/api/devices"
+    def __init__(self, tokens: list[str], codes: list[tuple[str, str]]) -> None:
         self.tokens = tokens
         self.codes = codes  # (mac, code) not yet provisioned
-        self.me: list[float] = []
-        self.provisions: list[float] = []
 
     @classmethod
-    async def prepared(cls, app: web.Application, session: ClientSession, bot_url: str) -> DeviceLoad:
-        """Devices of `FIELD_TENANT` with codes, a few of them provisioned (their tokens)."""
+    async def prepared(cls, app: web.Application, session: ClientSession, bot_url: str) -> FieldDevices:
         service = app[SERVICES].service
         actor = Actor(id="bench-admin", name="Bench", source="chat")
         macs = [f"00-2B-00-{i >> 8 & 0xFF:02X}-{i & 0xFF:02X}-7C" for i in range(2_000)]
         await service.add_devices(FIELD_TENANT, actor, [(mac, "Field") for mac in macs])
         coded = await service.issue_codes_for_all(FIELD_TENANT, actor)
-        load = cls(bot_url, [], [(d.mac, d.code.value) for d in coded if d.code is not None])
+        field = cls([], [(d.mac, d.code.value) for d in coded if d.code is not None])
         for _ in range(8):
-            mac, code = load.codes.pop()
-            async with session.post(f"{load.url}/provision", json={"mac": mac, "verification_code": code,
-                                                                   **DEVICE}) as response:
+            mac, code = field.codes.pop()
+            async with session.post(f"{bot_url}/api/devices/provision",
+                                    json={"mac": mac, "verification_code": code, **DEVICE}) as response:
                 assert response.status == 200, await response.text()
-                load.tokens.append((await response.json())["device_token"])
-        return load
+                field.tokens.append((await response.json())["device_token"])
+        return field
 
-    async def _me(self, session: ClientSession, token: str) -> None:
-        started = time.perf_counter()
-        async with session.get(f"{self.url}/me", headers={"Authorization": f"Bearer {token}"}) as response:
-            await response.read()
-            assert response.status == 200, response.status
-        self.me.append(time.perf_counter() - started)
 
-    async def _provision(self, session: ClientSession, mac: str, code: str) -> None:
-        started = time.perf_counter()
-        async with session.post(f"{self.url}/provision", json={"mac": mac, "verification_code": code,
-                                                                    **DEVICE}) as response:
-            await response.read()
-            assert response.status == 200, response.status
-        self.provisions.append(time.perf_counter() - started)
+class Outside:
+    """`benchmarks/outside_clients.py` in a process of its own while a block runs: the
+    `/healthz` pinger (`stall`: its slowest answer) and the light device load (`figures`)."""
 
-    async def __call__(self, session: ClientSession) -> None:
-        self.me.clear()
-        self.provisions.clear()
-        requests: set[asyncio.Task[None]] = set()
-        try:
-            for n in itertools.count():
-                request = (self._me(session, self.tokens[n % len(self.tokens)]) if n % 2 or not self.codes
-                           else self._provision(session, *self.codes.pop()))
-                task = asyncio.get_running_loop().create_task(request)
-                requests.add(task)
-                task.add_done_callback(requests.discard)
-                await asyncio.sleep(0.05)
-        finally:
-            await asyncio.gather(*requests)  # the ones under way are timed to the end
+    def __init__(self, bot_url: str, field: FieldDevices, directory: Path) -> None:
+        self.bot_url = bot_url
+        self.field = field
+        self.config = directory / f"outside-{time.monotonic_ns()}.json"
+        self.timings: dict[str, list[float]] = {}
+        self._process: asyncio.subprocess.Process | None = None
+
+    async def __aenter__(self) -> Outside:
+        codes, self.field.codes = self.field.codes[-400:], self.field.codes[:-400]  # each run its own
+        self.config.write_text(json.dumps({"bot": self.bot_url, "tokens": self.field.tokens, "codes": codes}))
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable, str(ROOT / "benchmarks" / "outside_clients.py"), str(self.config),
+            stdout=asyncio.subprocess.PIPE)
+        assert self._process.stdout is not None
+        assert (await self._process.stdout.readline()).strip() == b"ready"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._process is not None
+        self._process.terminate()
+        out, _ = await self._process.communicate()
+        assert self._process.returncode == 0, out
+        self.timings = json.loads(out)
+
+    @property
+    def stall(self) -> float:
+        return max(self.timings["healthz"])
 
     def figures(self) -> str:
-        """p50/p99/worst (ms) of each kind of request, and how many were timed."""
+        """p50/p99/worst (ms) of each kind of device request, and how many were timed."""
         def spread(values: list[float]) -> str:
             if not values:
                 return "-"
             ordered = sorted(values)
             p50, p99 = (ordered[min(len(ordered) - 1, int(len(ordered) * q))] for q in (0.5, 0.99))
             return f"{p50 * 1000:.0f}/{p99 * 1000:.0f}/{ordered[-1] * 1000:.0f}"
-        return f"{spread(self.me):>10} {spread(self.provisions):>10} {len(self.me) + len(self.provisions):>4}"
+        me, provisions = self.timings["me"], self.timings["provision"]
+        return f"{spread(me):>10} {spread(provisions):>10} {len(me) + len(provisions):>4}"
 
 
 async def turn(session: ClientSession, bot_url: str, connector: Connector, connector_url: str,
@@ -260,16 +257,15 @@ async def run_case(label: str, files: list[tuple[str, bytes]], runs: int, postgr
                 tune_thread_switching()
                 try:
                     async with ClientSession() as session:
-                        load = await DeviceLoad.prepared(app, session, bot_url)
+                        field = await FieldDevices.prepared(app, session, bot_url)
                         for name, data in files[:-1]:
                             await upload(session, bot_url, connector, conn_url, name, data)
-                        stall = Pinger(f"{bot_url}/healthz")
-                        async with Outside(stall, load):
+                        async with Outside(bot_url, field, Path(data_dir)) as outside:
                             first, total, card = await upload(session, bot_url, connector, conn_url, *files[-1])
-                        stalls.append(stall.slowest)
-                        devices = load.figures()
+                        stalls.append(outside.stall)
+                        devices = outside.figures()
                         if then and run == runs - 1:
-                            after = await bulk_turns(session, bot_url, connector, conn_url, load)
+                            after = await bulk_turns(session, bot_url, connector, conn_url, field, Path(data_dir))
                 finally:
                     await bot_runner.cleanup()
                     await conn_runner.cleanup()
@@ -282,16 +278,14 @@ async def run_case(label: str, files: list[tuple[str, bytes]], runs: int, postgr
 
 
 async def bulk_turns(session: ClientSession, bot_url: str, connector: Connector, connector_url: str,
-                     load: DeviceLoad) -> list[Figures]:
+                     field: FieldDevices, directory: Path) -> list[Figures]:
     found: list[Figures] = []
-    stall = Pinger(f"{bot_url}/healthz")
-    async with Outside(stall, load):
+    async with Outside(bot_url, field, directory) as outside:
         took, replies = await turn(session, bot_url, connector, connector_url, "code all")
     issued = json.dumps(replies[-1]).split("verification codes issued")[0][-12:].split('"')[-1].strip()
-    found.append(Figures("code all, 50,000 due", "", 0, took, stall.slowest, f"{issued} codes issued",
-                         load.figures()))
-    stall = Pinger(f"{bot_url}/healthz")
-    async with Outside(stall, load):
+    found.append(Figures("code all, 50,000 due", "", 0, took, outside.stall, f"{issued} codes issued",
+                         outside.figures()))
+    async with Outside(bot_url, field, directory) as outside:
         took, replies = await turn(session, bot_url, connector, connector_url, "export all")
         link = next(a["url"] for r in replies for att in r.get("attachments", [])
                     for a in att["content"].get("actions", []) if a.get("type") == "Action.OpenUrl")
@@ -301,11 +295,11 @@ async def bulk_turns(session: ClientSession, bot_url: str, connector: Connector,
         fetched = time.perf_counter() - started
     rows = body.count(b"\n") - 1
     found.append(Figures("export all, 50,000 rows", f"{len(body) / 1024:.0f} KB", took, took + fetched,
-                         stall.slowest, f"{rows:,} rows downloaded", load.figures()))
-    stall = Pinger(f"{bot_url}/healthz")
-    async with Outside(stall, load):
+                         outside.stall, f"{rows:,} rows downloaded", outside.figures()))
+    async with Outside(bot_url, field, directory) as outside:
         took, replies = await turn(session, bot_url, connector, connector_url, "list all")
-    found.append(Figures("list all, 50,000 devices", "", 0, took, stall.slowest, "first page shown", load.figures()))
+    found.append(Figures("list all, 50,000 devices", "", 0, took, outside.stall, "first page shown",
+                         outside.figures()))
     return found
 
 
