@@ -131,7 +131,7 @@ class FieldDevices:
         return field
 
 
-class Outside:
+class OutsideProcess:
     """`benchmarks/outside_clients.py` in a process of its own while a block runs: the
     `/healthz` pinger (`stall`: its slowest answer) and the light device load (`figures`)."""
 
@@ -142,7 +142,7 @@ class Outside:
         self.timings: dict[str, list[float]] = {}
         self._process: asyncio.subprocess.Process | None = None
 
-    async def __aenter__(self) -> Outside:
+    async def __aenter__(self) -> OutsideProcess:
         codes, self.field.codes = self.field.codes[-400:], self.field.codes[:-400]  # each run its own
         self.config.write_text(json.dumps({"bot": self.bot_url, "tokens": self.field.tokens, "codes": codes}))
         self._process = await asyncio.create_subprocess_exec(
@@ -260,7 +260,7 @@ async def run_case(label: str, files: list[tuple[str, bytes]], runs: int, postgr
                         field = await FieldDevices.prepared(app, session, bot_url)
                         for name, data in files[:-1]:
                             await upload(session, bot_url, connector, conn_url, name, data)
-                        async with Outside(bot_url, field, Path(data_dir)) as outside:
+                        async with OutsideProcess(bot_url, field, Path(data_dir)) as outside:
                             first, total, card = await upload(session, bot_url, connector, conn_url, *files[-1])
                         stalls.append(outside.stall)
                         devices = outside.figures()
@@ -280,12 +280,12 @@ async def run_case(label: str, files: list[tuple[str, bytes]], runs: int, postgr
 async def bulk_turns(session: ClientSession, bot_url: str, connector: Connector, connector_url: str,
                      field: FieldDevices, directory: Path) -> list[Figures]:
     found: list[Figures] = []
-    async with Outside(bot_url, field, directory) as outside:
+    async with OutsideProcess(bot_url, field, directory) as outside:
         took, replies = await turn(session, bot_url, connector, connector_url, "code all")
     issued = json.dumps(replies[-1]).split("verification codes issued")[0][-12:].split('"')[-1].strip()
     found.append(Figures("code all, 50,000 due", "", 0, took, outside.stall, f"{issued} codes issued",
                          outside.figures()))
-    async with Outside(bot_url, field, directory) as outside:
+    async with OutsideProcess(bot_url, field, directory) as outside:
         took, replies = await turn(session, bot_url, connector, connector_url, "export all")
         link = next(a["url"] for r in replies for att in r.get("attachments", [])
                     for a in att["content"].get("actions", []) if a.get("type") == "Action.OpenUrl")
@@ -296,7 +296,7 @@ async def bulk_turns(session: ClientSession, bot_url: str, connector: Connector,
     rows = body.count(b"\n") - 1
     found.append(Figures("export all, 50,000 rows", f"{len(body) / 1024:.0f} KB", took, took + fetched,
                          outside.stall, f"{rows:,} rows downloaded", outside.figures()))
-    async with Outside(bot_url, field, directory) as outside:
+    async with OutsideProcess(bot_url, field, directory) as outside:
         took, replies = await turn(session, bot_url, connector, connector_url, "list all")
     found.append(Figures("list all, 50,000 devices", "", 0, took, outside.stall, "first page shown",
                          outside.figures()))

@@ -208,31 +208,31 @@ class PostgresStore(TenantStore):
                     await self._reload(connection, replica)
                     continue
                 # This instance's own changes are in its copy already: only the others' are read
-                # (a bulk commit of ours is not fetched back), up to the newest of either. In
-                # pages: another instance's bulk commit is 50,000 rows, decoded off the loop.
+                # (a bulk commit of ours is not fetched back), up to the newest of either. Many
+                # rows (another instance's bulk commit: 50,000) are read in pages and decoded
+                # off the loop; a few, the usual case, in one round trip.
                 async with connection.transaction(isolation="repeatable_read", readonly=True):
-                    newest = await connection.fetchval(
-                        "SELECT max(version) FROM changes WHERE tenant_id = $1 AND version > $2",
-                        tenant_id, replica.feed_position)
+                    newest, count = await connection.fetchrow(
+                        "SELECT max(version), count(*) FILTER (WHERE instance <> $3) FROM changes "
+                        "WHERE tenant_id = $1 AND version > $2", tenant_id, replica.feed_position, self.instance)
                     if newest is None:
                         continue
-                    cursor = await connection.cursor(
-                        "SELECT version, tbl, key, doc::text AS doc FROM changes WHERE tenant_id = $1 "
-                        "AND version > $2 AND version <= $3 AND instance <> $4 ORDER BY version",
-                        tenant_id, replica.feed_position, newest, self.instance)
+                    arguments = (_FEED_ROWS, tenant_id, replica.feed_position, newest, self.instance)
                     rows: list[tuple[int, str, str, str | None]] = []
-                    while page := await cursor.fetch(FEED_PAGE):
-                        rows += [(row[0], row[1], row[2], row[3]) for row in page]
-                if len(rows) <= FEED_PAGE:
-                    replica.apply_remote(feed_runs(rows))
-                    replica.feed_position = newest
-                    continue
-                with self._bulk_work():  # tens of thousands of new long-lived objects
-                    runs = await asyncio.to_thread(feed_runs, rows)
+                    if count <= FEED_PAGE:
+                        rows = [(row[0], row[1], row[2], row[3]) for row in await connection.fetch(*arguments)]
+                    else:
+                        cursor = await connection.cursor(*arguments)
+                        while page := await cursor.fetch(FEED_PAGE):
+                            rows += [(row[0], row[1], row[2], row[3]) for row in page]
+                many = len(rows) > FEED_PAGE  # another instance's bulk commit: tens of thousands of objects
+                with self._bulk_work() if many else contextlib.nullcontext():
+                    runs = await asyncio.to_thread(feed_runs, rows) if many else feed_runs(rows)
                     # One synchronous step: a commit of another instance is seen whole, never in part.
                     replica.apply_remote(runs)
                     replica.feed_position = newest
-                self._warm_later(tenant_id)
+                if many:
+                    self._warm_later(tenant_id)
 
     def _warm_later(self, tenant_id: str) -> None:
         """Decode the tenant's changed devices in the background (see `DeviceRepository.warm`)."""
@@ -355,3 +355,8 @@ async def open_postgres_store(url: str, *, instance: str | None = None,
 def _what(error: BaseException) -> str:
     text = str(error).splitlines()[0] if str(error) else type(error).__name__
     return text[:200]
+
+
+# Another instance's changes to one tenant after this copy's position, in commit order.
+_FEED_ROWS: Final = ("SELECT version, tbl, key, doc::text AS doc FROM changes WHERE tenant_id = $1 "
+                     "AND version > $2 AND version <= $3 AND instance <> $4 ORDER BY version")

@@ -278,14 +278,11 @@ class TenantWriter:
                 run.docs.append(None if text is None else orjson.loads(text))
             return list(by_table.values())
 
-        if not many:
-            for run in runs():
+        with self._bulk_work() if many else nullcontext():  # tens of thousands of new long-lived objects
+            for run in await asyncio.to_thread(runs) if many else runs():
                 self._replica.load_run(run)
-            return
-        with self._bulk_work():  # tens of thousands of new long-lived objects
-            for run in await asyncio.to_thread(runs):
-                self._replica.load_run(run)
-        self._after_bulk_load()
+        if many:
+            self._after_bulk_load()
 
     async def close(self) -> None:
         """Write what is queued, then refuse more."""
